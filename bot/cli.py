@@ -1,0 +1,171 @@
+"""The `sidan` command: thin click wrappers over plain functions."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+from bot.app import create_app, services
+from bot.config import Config
+
+
+def _app_factory():
+    return create_app(Config())
+
+
+@click.group(cls=FlaskGroup, create_app=_app_factory, add_default_commands=False)
+def main():
+    """Sidan (四单联办): resident orders, dispatch, volunteers and ratings over WeChat."""
+
+
+@main.command("init-db")
+@click.option("--reset", is_flag=True, help="Drop every table first (loses all data).")
+@with_appcontext
+def init_db(reset):
+    """Create the tables, or upgrade an existing database to the latest schema."""
+    from models import schema
+
+    if reset:
+        schema.drop_all()
+    steps = schema.upgrade()
+    click.echo("\n".join(steps) if steps else f"schema is up to date (v{schema.LATEST})")
+
+
+@main.command("seed-demo")
+@with_appcontext
+def seed_demo_cmd():
+    """Fill an empty database with the demo city and demo users (safe to run twice)."""
+    from models import schema
+    from models.demo import seed_demo
+
+    schema.upgrade()
+    result = seed_demo()
+    if result["created"]:
+        click.echo(
+            f"demo city created: {result['org_units']} org units, "
+            f"{result['compounds']} compounds, {result['users']} users"
+        )
+    else:
+        click.echo("demo city already present")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="Gunicorn workers (default: by CPU).")
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host, port, workers, threads):
+    """Run the web app (webhook, API) under gunicorn."""
+    from bot.wsgi_server import run_gunicorn
+
+    config = Config()
+    if workers is None:
+        # The in-process Redis stand-in is per process: keep one worker without REDIS_URL.
+        workers = (os.cpu_count() or 1) * 2 + 1 if config.REDIS_URL else 1
+    run_gunicorn(host, port, workers, threads)
+
+
+@main.command("scheduler")
+def scheduler_cmd():
+    """Run the scheduler: deadline sweep, rating loop, digests, outbound delivery."""
+    from scheduler.runner import run_forever
+
+    app = create_app(Config())
+    with app.app_context():
+        svc = services()
+        run_forever(svc.redis, svc.transport, svc.config)
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def run_all(host, port):
+    """Everything on one machine: database, demo data, web server and scheduler."""
+    env = dict(os.environ)
+    redis_server = None
+    if not env.get("REDIS_URL"):
+        redis_server = _start_embedded_redis()
+        env["REDIS_URL"] = "redis://{}:{}/0".format(*redis_server.server_address)
+        click.echo(f"embedded Redis stand-in on {env['REDIS_URL']}")
+    cmd = [sys.executable, "-m", "bot.cli"]
+    subprocess.run([*cmd, "seed-demo"], env=env, check=True)
+    scheduler = subprocess.Popen([*cmd, "scheduler"], env=env)
+    click.echo(f"web server on http://{host}:{port}  (Ctrl-C stops everything)")
+    click.echo("open another terminal and try:  sidan chat --as demo_resident_1")
+    try:
+        subprocess.run([*cmd, "serve", "--host", host, "--port", str(port)], env=env)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=10)
+        if redis_server is not None:
+            redis_server.shutdown()
+
+
+def _start_embedded_redis():
+    """A fakeredis TCP server, so web workers and the scheduler share one Redis stand-in."""
+    import fakeredis
+
+    server = fakeredis.TcpFakeServer(("127.0.0.1", 0), server_type="redis")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@main.command("classify")
+@click.argument("text", required=False)
+@click.option("--file", "path", type=click.File("r", encoding="utf-8"), help="One message a line.")
+def classify_cmd(text, path):
+    """Print the category and urgency the classifier gives a message, as JSON."""
+    from handlers.classifier import classify
+
+    if (text is None) == (path is None):
+        raise click.UsageError('give a message, or --file F: sidan classify "楼道灯坏了"')
+    lines = [text] if path is None else [line.rstrip("\n") for line in path]
+    for line in lines:
+        result = classify(line)
+        row = {
+            "category": result.category,
+            "urgency": result.urgency,
+            "confidence": round(result.confidence, 3),
+            "alternatives": [[code, round(score, 3)] for code, score in result.alternatives],
+        }
+        click.echo(json.dumps(row, ensure_ascii=False))
+
+
+@main.group("outbox")
+def outbox_group():
+    """Look at and retry outbound messages."""
+
+
+@outbox_group.command("dead")
+@click.option("--limit", default=50, show_default=True)
+@with_appcontext
+def outbox_dead(limit):
+    """List messages that gave up after all retries."""
+    from models.outbox import dead_letters
+
+    rows = list(dead_letters(limit))
+    for row in rows:
+        click.echo(
+            f"{row.id}\t{row.openid}\t{row.attempts} tries\t{row.last_error[:60]}\t{row.text[:40]}"
+        )
+    click.echo(f"{len(rows)} dead letter(s)")
+
+
+@outbox_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@with_appcontext
+def outbox_retry(ids):
+    """Queue dead letters again (all of them, or the ids given)."""
+    from models.outbox import retry_dead
+
+    click.echo(f"{retry_dead(list(ids) or None)} message(s) queued again")
+
+
+if __name__ == "__main__":
+    main()

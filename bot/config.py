@@ -1,0 +1,50 @@
+"""Configuration from environment variables, with embedded defaults for a bare machine."""
+
+import json
+import os
+from pathlib import Path
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+class Config:
+    """Read once at app creation; tests pass overrides to create_app()."""
+
+    def __init__(self, **overrides):
+        var = Path(_env("SIDAN_VAR_DIR", "var")).resolve()
+        self.VAR_DIR = str(var)
+        self.DATABASE_URL = _env("DATABASE_URL", f"sqlite:///{var / 'sidan.db'}")
+        # Unset: an in-process stand-in (fakeredis); `sidan run` shares one over TCP.
+        self.REDIS_URL = _env("REDIS_URL")
+        self.REDIS_PREFIX = _env("REDIS_PREFIX", "sidan:")
+        self.WECHAT_TOKEN = _env("WECHAT_TOKEN", "sidan-dev-token")
+        self.WECHAT_APPID = _env("WECHAT_APPID", "wx_sidan_dev")
+        self.WECHAT_SECRET = _env("WECHAT_SECRET")
+        self.WECHAT_AES_KEY = _env("WECHAT_AES_KEY")
+        self.WECHAT_API_BASE = _env("WECHAT_API_BASE", "https://api.weixin.qq.com")
+        self.MINI_APPID = _env("MINI_APPID", self.WECHAT_APPID)
+        self.MINI_SECRET = _env("MINI_SECRET", self.WECHAT_SECRET)
+        # Template ids per notice kind, e.g. {"notice": "TPL1", "rating": "TPL2"}.
+        self.TEMPLATE_IDS = json.loads(_env("WECHAT_TEMPLATE_IDS", "{}"))
+        self.OPEN311_API_KEYS = [k for k in (_env("OPEN311_API_KEYS", "") or "").split(",") if k]
+        self.MEDIA_ROOT = _env("MEDIA_ROOT", str(var / "media"))
+        self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+        # WeChat refuses a reply after 5 s; answer "success" and push later past this.
+        self.REPLY_BUDGET_S = float(_env("REPLY_BUDGET_S", "3.5"))
+        self.MAX_SIGNATURE_AGE_S = int(_env("MAX_SIGNATURE_AGE_S", "300"))
+        self.DIGEST_HOUR = int(_env("DIGEST_HOUR", "8"))
+        self.CONVERSATION_TTL_S = int(_env("CONVERSATION_TTL_S", "1800"))
+        self.TESTING = False
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+    @property
+    def wechat_live(self) -> bool:
+        """True when real credentials are set: outbound goes to WeChat, not the console."""
+        return bool(self.WECHAT_APPID and self.WECHAT_SECRET)
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.isupper()}

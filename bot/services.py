@@ -1,0 +1,44 @@
+"""Shared clients built from the config: database, Redis, outbound transport."""
+
+import fakeredis
+import redis
+
+from bot import gateway
+from bot.config import Config
+from models.db import open_database
+
+# One in-process stand-in per process, so every app in it sees the same keys.
+_fake_server = fakeredis.FakeServer()
+
+
+def make_redis(config: Config) -> redis.Redis:
+    """A real Redis when REDIS_URL is set, else the in-process fakeredis."""
+    if config.REDIS_URL:
+        return redis.Redis.from_url(config.REDIS_URL, decode_responses=True)
+    return fakeredis.FakeRedis(server=_fake_server, decode_responses=True)
+
+
+def make_transport(config: Config, redis_client) -> gateway.Transport:
+    """WeChat when credentials are set; otherwise print what would be sent."""
+    if not config.wechat_live:
+        return gateway.ConsoleTransport()
+    raw = redis.Redis.from_url(config.REDIS_URL) if config.REDIS_URL else redis_client
+    client = gateway.make_client(
+        config.WECHAT_APPID, config.WECHAT_SECRET, raw, api_base=config.WECHAT_API_BASE
+    )
+    mini = None
+    if config.MINI_APPID and config.MINI_APPID != config.WECHAT_APPID and config.MINI_SECRET:
+        mini = gateway.make_client(
+            config.MINI_APPID, config.MINI_SECRET, raw, api_base=config.WECHAT_API_BASE
+        )
+    return gateway.WeChatTransport(client, mini)
+
+
+def connect_database(config: Config):
+    """Bind the models to DATABASE_URL (pooled on PostgreSQL)."""
+    url = config.DATABASE_URL
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return open_database(url)

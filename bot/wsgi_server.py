@@ -1,0 +1,34 @@
+"""Run the app under gunicorn from the `sidan serve` command."""
+
+from gunicorn.app.base import BaseApplication
+
+from bot.app import create_app
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, options: dict):
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return create_app()
+
+
+def run_gunicorn(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve on host:port with gthread workers (blocking)."""
+    _Gunicorn(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            # WeChat gives up after 5 s; a request still running at 30 s is stuck.
+            "timeout": 30,
+            "accesslog": "-",
+            "loglevel": "info",
+        }
+    ).run()

@@ -1,0 +1,54 @@
+"""Database handle, base model and connection set-up (deferred until start-up)."""
+
+import json
+from urllib.parse import urlparse
+
+import peewee
+from playhouse.db_url import connect
+
+database = peewee.DatabaseProxy()
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class JSONField(peewee.TextField):
+    """JSON stored as text, so the same schema works on SQLite and PostgreSQL."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    # Web workers, the scheduler and the chat simulator share one file.
+    "busy_timeout": 10000,
+    "synchronous": "normal",
+}
+
+
+def open_database(url: str) -> peewee.Database:
+    """Connect the models to the database at `url` (sqlite:///path or postgresql://...)."""
+    scheme = urlparse(url).scheme
+    if scheme.startswith("sqlite"):
+        db = connect(url, pragmas=SQLITE_PRAGMAS)
+    elif scheme.startswith("postgres"):
+        # A pool: a fresh PostgreSQL connection per web request costs more than the request.
+        pooled = url if "+pool" in scheme else url.replace(scheme, f"{scheme}+pool", 1)
+        db = connect(pooled, max_connections=32, stale_timeout=300, timeout=10)
+    else:
+        raise ValueError(f"unsupported DATABASE_URL scheme: {scheme!r}")
+    database.initialize(db)
+    return db
+
+
+def is_postgres() -> bool:
+    """True when the models are bound to PostgreSQL."""
+    return isinstance(database.obj, peewee.PostgresqlDatabase)

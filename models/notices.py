@@ -1,0 +1,152 @@
+"""Chinese text of the notifications transitions enqueue (replies to chat live in handlers).
+
+Short, polite, and each one says what the reader can do next.
+"""
+
+from models.routing import routing
+
+URGENT_ADVICE = {
+    "fire_safety": "如有明火或浓烟，请立即拨打119并远离现场；燃气泄漏请关阀开窗，不要开关电器。",
+    "elevator": "如有人被困，请拨打电梯内的紧急电话或119，不要强行扒门。",
+    "water_supply": "请先关闭总水阀，把贵重物品挪到高处。",
+    "power_lighting": "请远离断落的电线至少10米，不要触碰，必要时拨打95598。",
+    "security": "如遇危险请立即拨打110。",
+}
+DEFAULT_URGENT_ADVICE = "如有人身危险，请立即拨打110或119。"
+
+
+def category_name(code: str) -> str:
+    return routing().category(code).name
+
+
+def brief(ticket) -> str:
+    """'#12 消防安全 · 幸福小区3号楼' — the one-line identity of a ticket."""
+    place = ticket.place or "位置待补充"
+    return f"{ticket.number} {category_name(ticket.category)} · {place}"
+
+
+def snippet(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def new_ticket(ticket) -> str:
+    tag = "【紧急】" if ticket.urgency == "urgent" else ""
+    return (
+        f"{tag}新工单 {brief(ticket)}：{snippet(ticket.text)}\n"
+        f"请尽快派单：回复“派单 {ticket.number} 给 志愿者”或指定单位/人员。"
+    )
+
+
+def urgent_on_duty(ticket) -> str:
+    return f"【紧急·请值班人员关注】{brief(ticket)}：{snippet(ticket.text)}"
+
+
+def dispatched_to_you(ticket) -> str:
+    return (
+        f"您有新派单 {brief(ticket)}：{snippet(ticket.text)}\n"
+        f"回复“接单 {ticket.number}”接下此单，或“退单 {ticket.number} 原因”。"
+    )
+
+
+def pool_offer(ticket, distance_m: float | None) -> str:
+    where = f"，距您约{int(distance_m)}米" if distance_m is not None else ""
+    return (
+        f"附近有一单需要帮忙{where}：{brief(ticket)}：{snippet(ticket.text)}\n"
+        f"愿意的话回复“接单 {ticket.number}”，先到先得。"
+    )
+
+
+def reporter_dispatched(ticket) -> str:
+    return f"您反映的问题 {ticket.number} 已派单处理，我们会及时告诉您进展。"
+
+
+def reporter_taken(ticket, assignee) -> str:
+    return f"您的工单 {ticket.number} 已由{assignee.display_name()}接单，正在处理。"
+
+
+def reassigned_away(ticket) -> str:
+    return f"工单 {ticket.number} 已转给其他人办理，您不用再处理了，谢谢。"
+
+
+def handed_back(ticket, reason: str) -> str:
+    return f"工单 {brief(ticket)} 被退回，原因：{reason}。请重新派单。"
+
+
+def progress(ticket, note: str) -> str:
+    return f"您的工单 {ticket.number} 有新进展：{snippet(note, 80)}"
+
+
+def rating_request(ticket) -> str:
+    return (
+        f"您的工单 {ticket.number} 已办结。请为这次服务打分：\n"
+        "回复 1-5 分，或“满意 / 基本满意 / 不满意”，也可以补充一句意见。"
+    )
+
+
+def rating_reminder(ticket) -> str:
+    return (
+        f"工单 {ticket.number} 已办结一天了，还没收到您的评价。"
+        "回复“满意 / 基本满意 / 不满意”即可，您的意见对我们很重要。"
+    )
+
+
+def resolved_for_follower(ticket) -> str:
+    return f"您关注的工单 {ticket.number} 已办结。"
+
+
+def rated(ticket, score: int, points: int) -> str:
+    extra = f"，获得 {points} 积分" if points else ""
+    return f"工单 {ticket.number} 收到评价：{score} 分{extra}。感谢您的付出！"
+
+
+def reopened(ticket, reason: str) -> str:
+    return f"工单 {brief(ticket)} 因“{snippet(reason, 30)}”被重新打开，已提级到您处，请重新派单。"
+
+
+def reporter_reopened(ticket) -> str:
+    return f"很抱歉没让您满意。工单 {ticket.number} 已重新打开并提级处理，我们会再跟进。"
+
+
+def escalated(ticket, reason: str) -> str:
+    return f"工单 {brief(ticket)} 已提级到您处（{reason}），请尽快处理。"
+
+
+def reporter_escalated(ticket) -> str:
+    return f"您的工单 {ticket.number} 已提级到上一级处理，会有专人跟进。"
+
+
+def reminder(ticket, step_name: str) -> str:
+    return f"提醒：工单 {brief(ticket)} 的{step_name}已超时，请尽快处理。"
+
+
+def assist_request(ticket) -> str:
+    return f"请协助办理工单 {brief(ticket)}：{snippet(ticket.text)}"
+
+
+def urged(ticket, by_supervisor: bool) -> str:
+    who = "领导督办" if by_supervisor else "居民催单"
+    return f"【{who}】工单 {brief(ticket)} 还在等处理，请尽快办理并回复进展。"
+
+
+def cancelled(ticket) -> str:
+    return f"工单 {ticket.number} 已由居民撤销，您不用再处理了。"
+
+
+def closed(ticket, reason: str) -> str:
+    return f"您的工单 {ticket.number} 已关闭：{reason}。如问题仍在，可以随时重新报事。"
+
+
+def merged(ticket, into) -> str:
+    return f"您的工单 {ticket.number} 与 {into.number} 是同一件事，已合并，之后的进展会一起告诉您。"
+
+
+def follow_up_task(ticket) -> str:
+    return (
+        f"回访任务：工单 {brief(ticket)} 办结后居民72小时未评价，"
+        "请电话回访并记录：回复“回访 {n} 情况”。".replace("{n}", ticket.number)
+    )
+
+
+def subscribed(ticket) -> str:
+    return f"又有一位邻居反映了工单 {brief(ticket)} 的问题（共 {ticket.subscriber_count + 1} 人）。"

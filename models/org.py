@@ -1,0 +1,136 @@
+"""The org tree (网格/社区/街道/市), work units, compounds and people."""
+
+import peewee
+
+from models.clock import now
+from models.db import BaseModel, JSONField
+from models.enums import Level, Role
+
+
+class OrgUnit(BaseModel):
+    """A node of the tree city → street → community → grid."""
+
+    name = peewee.CharField(max_length=100)
+    level = peewee.CharField(max_length=16, index=True)
+    parent = peewee.ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
+    # Materialised path "/1/4/9/": a subtree is one indexed prefix match.
+    path = peewee.CharField(max_length=255, index=True, default="")
+    duty_phone = peewee.CharField(max_length=32, default="")
+
+    @property
+    def level_enum(self) -> Level:
+        return Level(self.level)
+
+    def ancestor_at(self, level: Level) -> "OrgUnit":
+        """This unit or its ancestor at `level` (the nearest one not below it)."""
+        unit = self
+        while unit.level_enum.rank < level.rank and unit.parent_id is not None:
+            unit = unit.parent
+        return unit
+
+    def contains(self, other: "OrgUnit | None") -> bool:
+        """True when `other` is this unit or below it."""
+        return other is not None and other.path.startswith(self.path)
+
+    @classmethod
+    def create_child(cls, name: str, level: Level, parent: "OrgUnit | None" = None, **kw):
+        """Create a unit and fill its materialised path."""
+        unit = cls.create(name=name, level=level, parent=parent, **kw)
+        unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+        unit.save(only=[cls.path])
+        return unit
+
+
+class WorkUnit(BaseModel):
+    """A unit that does the work: a property company (物业) or a department."""
+
+    name = peewee.CharField(max_length=100, unique=True)
+    kind = peewee.CharField(max_length=16)
+    org_unit = peewee.ForeignKeyField(OrgUnit, null=True, backref="work_units")
+    phone = peewee.CharField(max_length=32, default="")
+
+
+class Compound(BaseModel):
+    """A residential estate (小区) inside one grid."""
+
+    name = peewee.CharField(max_length=100)
+    grid = peewee.ForeignKeyField(OrgUnit, backref="compounds")
+    property_company = peewee.ForeignKeyField(WorkUnit, null=True, backref="compounds")
+    lat = peewee.FloatField(null=True)
+    lng = peewee.FloatField(null=True)
+    address = peewee.CharField(max_length=200, default="")
+    # The 民情二维码 scene string; scanning it binds a resident here.
+    scene = peewee.CharField(max_length=64, unique=True)
+
+
+class User(BaseModel):
+    """Anyone who talks to the bot: residents, volunteers, workers, staff."""
+
+    openid = peewee.CharField(max_length=64, unique=True)
+    unionid = peewee.CharField(max_length=64, null=True, index=True)
+    name = peewee.CharField(max_length=50, default="")
+    phone = peewee.CharField(max_length=32, default="")
+    role = peewee.CharField(max_length=16, default=Role.RESIDENT, index=True)
+    org_unit = peewee.ForeignKeyField(OrgUnit, null=True, backref="staff")
+    work_unit = peewee.ForeignKeyField(WorkUnit, null=True, backref="workers")
+    compound = peewee.ForeignKeyField(Compound, null=True, backref="residents")
+    # Household key (compound/building/room): a volunteer may not take what it reported.
+    household = peewee.CharField(max_length=100, default="", index=True)
+    skills = JSONField(default=list)
+    is_party_member = peewee.BooleanField(default=False)
+    lat = peewee.FloatField(null=True)
+    lng = peewee.FloatField(null=True)
+    subscribed = peewee.BooleanField(default=True)
+    last_message_at = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField(default=now)
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    def display_name(self) -> str:
+        """A name safe to show others: surname plus 师傅/同志 style masking."""
+        return mask_name(self.name) if self.name else "志愿者"
+
+
+class InviteCode(BaseModel):
+    """A one-use code that makes a user volunteer/worker/dispatcher/supervisor."""
+
+    code = peewee.CharField(max_length=32, unique=True)
+    role = peewee.CharField(max_length=16)
+    org_unit = peewee.ForeignKeyField(OrgUnit, null=True)
+    work_unit = peewee.ForeignKeyField(WorkUnit, null=True)
+    created_at = peewee.DateTimeField(default=now)
+    expires_at = peewee.DateTimeField(null=True)
+    used_by = peewee.ForeignKeyField(User, null=True)
+    used_at = peewee.DateTimeField(null=True)
+
+
+def mask_name(name: str) -> str:
+    """张三丰 → 张**: personal names are masked outside reporter and assignee."""
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
+
+
+def mask_phone(phone: str) -> str:
+    """13812345678 → 138****5678."""
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
+
+
+def subtree(unit: OrgUnit):
+    """Query of all org units at or below `unit`."""
+    return OrgUnit.select().where(OrgUnit.path.startswith(unit.path))
+
+
+def staff_of(unit: OrgUnit, role: Role):
+    """Users holding `role` for exactly this unit."""
+    return User.select().where((User.org_unit == unit) & (User.role == role))
+
+
+def responsible_staff(unit: OrgUnit, role: Role) -> list[User]:
+    """Staff holding `role` at `unit`, or at the nearest ancestor that has some."""
+    while unit is not None:
+        people = list(staff_of(unit, role))
+        if people:
+            return people
+        unit = unit.parent
+    return []

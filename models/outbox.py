@@ -1,0 +1,170 @@
+"""The transactional outbox: transitions enqueue rows, the drainer claims and sends them.
+
+A row is claimed with a compare-and-set, so two drainers never send one row twice. A
+claim that is never settled (a drainer died mid-send) is taken back after a lease.
+"""
+
+import uuid
+from datetime import timedelta
+
+import peewee
+
+from models.clock import now
+from models.db import BaseModel, JSONField
+from models.enums import Channel, OutboundStatus
+from models.org import User
+from models.tickets import Ticket
+
+CLAIM_LEASE = timedelta(minutes=2)
+BACKOFF_BASE_S = 15
+BACKOFF_CAP_S = 3600
+MAX_ATTEMPTS = 8
+
+
+class Outbound(BaseModel):
+    """One message to one person, waiting to be sent or already sent."""
+
+    user = peewee.ForeignKeyField(User, null=True, backref="outbound")
+    openid = peewee.CharField(max_length=64, index=True)
+    channel = peewee.CharField(max_length=16, default=Channel.AUTO)
+    # What kind of notice this is; picks the WeChat template outside the 48 h window.
+    template = peewee.CharField(max_length=32, default="notice")
+    text = peewee.TextField()
+    data = JSONField(null=True)
+    ticket = peewee.ForeignKeyField(Ticket, null=True, backref="outbound", on_delete="SET NULL")
+    status = peewee.CharField(max_length=16, default=OutboundStatus.PENDING)
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = peewee.DateTimeField(default=now)
+    claim_token = peewee.CharField(max_length=36, null=True)
+    claimed_at = peewee.DateTimeField(null=True)
+    last_error = peewee.TextField(default="")
+    sent_channel = peewee.CharField(max_length=16, null=True)
+    msgid = peewee.CharField(max_length=64, null=True)
+    dedupe_key = peewee.CharField(max_length=128, null=True, unique=True)
+    created_at = peewee.DateTimeField(default=now, index=True)
+    sent_at = peewee.DateTimeField(null=True)
+
+
+Outbound.add_index(
+    Outbound.index(
+        Outbound.next_attempt_at,
+        where=Outbound.status.in_([OutboundStatus.PENDING, OutboundStatus.SENDING]),
+    )
+)
+
+
+def enqueue(
+    user: User,
+    text: str,
+    *,
+    ticket: Ticket | None = None,
+    template: str = "notice",
+    data: dict | None = None,
+    channel: Channel = Channel.AUTO,
+    dedupe_key: str | None = None,
+) -> bool:
+    """Queue a message for `user`; with a dedupe_key, a second enqueue is a no-op."""
+    query = Outbound.insert(
+        user=user,
+        openid=user.openid,
+        channel=channel,
+        template=template,
+        text=text,
+        data=data,
+        ticket=ticket,
+        dedupe_key=dedupe_key,
+        created_at=now(),
+        next_attempt_at=now(),
+    )
+    if dedupe_key:
+        query = query.on_conflict_ignore()
+    return query.execute() is not None
+
+
+def claim_next() -> Outbound | None:
+    """Claim the next message due for sending, or None when nothing is due."""
+    at = now()
+    stale = at - CLAIM_LEASE
+    candidates = (
+        Outbound.select()
+        .where(
+            ((Outbound.status == OutboundStatus.PENDING) & (Outbound.next_attempt_at <= at))
+            | ((Outbound.status == OutboundStatus.SENDING) & (Outbound.claimed_at < stale))
+        )
+        .order_by(Outbound.next_attempt_at, Outbound.id)
+        .limit(10)
+    )
+    for row in candidates:
+        token = str(uuid.uuid4())
+        won = (
+            Outbound.update(
+                status=OutboundStatus.SENDING,
+                claim_token=token,
+                claimed_at=at,
+                attempts=Outbound.attempts + 1,
+            )
+            .where(
+                (Outbound.id == row.id)
+                & (Outbound.status == row.status)
+                & (Outbound.attempts == row.attempts)
+            )
+            .execute()
+        )
+        if won:
+            return Outbound.get_by_id(row.id)
+    return None
+
+
+def mark_sent(row: Outbound, *, channel: str, msgid: str | None = None) -> bool:
+    """Settle a claimed row as sent; False if the claim had been lost."""
+    return bool(
+        Outbound.update(
+            status=OutboundStatus.SENT,
+            sent_at=now(),
+            sent_channel=channel,
+            msgid=msgid,
+            last_error="",
+        )
+        .where((Outbound.id == row.id) & (Outbound.claim_token == row.claim_token))
+        .execute()
+    )
+
+
+def mark_failed(
+    row: Outbound, error: str, *, permanent: bool = False, max_attempts: int = MAX_ATTEMPTS
+) -> str:
+    """Settle a claimed row as failed: back off and retry, or dead-letter it."""
+    dead = permanent or row.attempts >= max_attempts
+    delay = min(BACKOFF_BASE_S * 2 ** max(row.attempts - 1, 0), BACKOFF_CAP_S)
+    status = OutboundStatus.DEAD if dead else OutboundStatus.PENDING
+    (
+        Outbound.update(
+            status=status,
+            last_error=error[:2000],
+            next_attempt_at=now() + timedelta(seconds=delay),
+            claim_token=None,
+        )
+        .where((Outbound.id == row.id) & (Outbound.claim_token == row.claim_token))
+        .execute()
+    )
+    return status
+
+
+def dead_letters(limit: int = 100):
+    """Messages that gave up, newest first (for the operator)."""
+    return (
+        Outbound.select()
+        .where(Outbound.status == OutboundStatus.DEAD)
+        .order_by(Outbound.id.desc())
+        .limit(limit)
+    )
+
+
+def retry_dead(ids: list[int] | None = None) -> int:
+    """Put dead-lettered messages back in the queue; returns how many."""
+    query = Outbound.update(
+        status=OutboundStatus.PENDING, attempts=0, next_attempt_at=now(), claim_token=None
+    ).where(Outbound.status == OutboundStatus.DEAD)
+    if ids:
+        query = query.where(Outbound.id.in_(ids))
+    return query.execute()

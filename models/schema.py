@@ -1,0 +1,113 @@
+"""Creating and upgrading the schema with peewee's own migrator (playhouse.migrate).
+
+A new database gets the current tables and is stamped with the latest version. An existing
+one is upgraded step by step; every step has a `down` too, so an upgrade can be rehearsed.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import peewee
+from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator, migrate
+
+from models.clock import now
+from models.db import BaseModel, database, is_postgres
+from models.org import Compound, InviteCode, OrgUnit, User, WorkUnit
+from models.outbox import Outbound
+from models.tickets import (
+    PointsEntry,
+    Rating,
+    Ticket,
+    TicketAssist,
+    TicketEvent,
+    TicketSubscriber,
+)
+
+ALL_MODELS = [
+    OrgUnit, WorkUnit, Compound, User, InviteCode, Ticket, TicketEvent, Rating, PointsEntry,
+    TicketSubscriber, TicketAssist, Outbound,
+]  # fmt: skip
+
+
+class SchemaVersion(BaseModel):
+    version = peewee.IntegerField(primary_key=True)
+    name = peewee.CharField(max_length=100)
+    applied_at = peewee.DateTimeField(default=now)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    up: Callable[[SchemaMigrator], list]
+    down: Callable[[SchemaMigrator], list]
+
+
+MIGRATIONS = [
+    Migration(1, "initial schema", lambda m: [], lambda m: []),
+    Migration(
+        2,
+        "ticket.external_ref for Open311 and hotline imports",
+        lambda m: [
+            m.add_column("ticket", "external_ref", peewee.CharField(max_length=64, null=True)),
+            m.add_index("ticket", ("external_ref",), False),
+        ],
+        lambda m: [
+            m.drop_index("ticket", "ticket_external_ref"),
+            m.drop_column("ticket", "external_ref"),
+        ],
+    ),
+]
+LATEST = MIGRATIONS[-1].version
+
+
+def _migrator() -> SchemaMigrator:
+    db = database.obj
+    if isinstance(db, peewee.PostgresqlDatabase):
+        return PostgresqlMigrator(db)
+    return SqliteMigrator(db)
+
+
+def current_version() -> int | None:
+    """The schema version of the connected database; None if it has no tables yet."""
+    if not database.table_exists(SchemaVersion._meta.table_name):
+        return 1 if database.table_exists(Ticket._meta.table_name) else None
+    return SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar() or 1
+
+
+def upgrade(target: int = LATEST) -> list[str]:
+    """Create or upgrade the schema to `target`; returns the steps applied."""
+    applied = []
+    version = current_version()
+    with database.atomic():
+        if version is None:
+            database.create_tables([*ALL_MODELS, SchemaVersion])
+            SchemaVersion.create(version=LATEST, name="created at latest", applied_at=now())
+            return [f"created schema v{LATEST}"]
+        database.create_tables([SchemaVersion])
+        for step in MIGRATIONS:
+            if version < step.version <= target:
+                migrate(*step.up(_migrator()))
+                SchemaVersion.create(version=step.version, name=step.name, applied_at=now())
+                applied.append(f"v{step.version}: {step.name}")
+    return applied
+
+
+def downgrade(target: int) -> list[str]:
+    """Undo steps above `target` (for rehearsing upgrades); returns the steps undone."""
+    undone = []
+    version = current_version() or 0
+    with database.atomic():
+        for step in reversed(MIGRATIONS):
+            if target < step.version <= version:
+                migrate(*step.down(_migrator()))
+                SchemaVersion.delete().where(SchemaVersion.version == step.version).execute()
+                undone.append(f"v{step.version}: {step.name}")
+        if not SchemaVersion.select().exists():
+            SchemaVersion.create(version=target, name="downgraded", applied_at=now())
+    return undone
+
+
+def drop_all() -> None:
+    """Drop every table (tests and `sidan init-db --reset`)."""
+    database.drop_tables([*ALL_MODELS, SchemaVersion], safe=True, cascade=is_postgres())

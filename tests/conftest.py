@@ -1,0 +1,151 @@
+"""Shared fixtures: a real database (SQLite or PostgreSQL), a real Redis, the app, the demo city.
+
+Pick the database with SIDAN_TEST_DB=sqlite|postgres. PostgreSQL and Redis are real servers
+(TEST_PG_URL, TEST_REDIS_URL); each pytest process gets its own PostgreSQL database and its
+own Redis key prefix, so parallel runs on one machine do not see each other.
+"""
+
+import os
+import uuid
+from datetime import datetime
+
+import peewee
+import psycopg2
+import pytest
+import redis as redis_lib
+
+from bot.app import create_app
+from bot.config import Config
+from models import clock, schema
+from models.db import database, is_postgres, open_database
+from models.demo import seed_demo
+from models.org import User
+
+TEST_DB = os.environ.get("SIDAN_TEST_DB", "sqlite")
+PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+# A Monday morning in Beijing (UTC 01:00 = 09:00 local), not near any holiday.
+MONDAY_9AM = datetime(2026, 11, 16, 1, 0)
+
+
+def pytest_report_header(config):
+    return f"sidan: database={TEST_DB} redis={REDIS_URL}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """Create this run's database once; drop it at the end."""
+    if TEST_DB == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'sidan.db'}"
+        return
+    if TEST_DB != "postgres":
+        raise pytest.UsageError("SIDAN_TEST_DB must be sqlite or postgres")
+    name = f"sidan_t_{RUN_ID}"
+    try:
+        admin = psycopg2.connect(PG_ADMIN_URL)
+    except psycopg2.OperationalError as exc:
+        pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}", returncode=3)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    database.close_all() if hasattr(database.obj, "close_all") else database.close()
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url):
+    open_database(database_url)
+    schema.drop_all()
+    schema.upgrade()
+    yield database_url
+
+
+def _truncate():
+    tables = [f'"{m._meta.table_name}"' for m in schema.ALL_MODELS]
+    if is_postgres():
+        database.execute_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    else:
+        with database.atomic():
+            database.execute_sql("PRAGMA defer_foreign_keys = ON")
+            for table in tables:
+                database.execute_sql(f"DELETE FROM {table}")
+
+
+@pytest.fixture
+def db(_schema):
+    """A clean database for each test (tables emptied, ids restarted), clock frozen."""
+    open_database(_schema)
+    database.connect(reuse_if_open=True)
+    _truncate()
+    clock.set_now(MONDAY_9AM)
+    yield database
+    clock.set_now(None)
+    if not database.is_closed():
+        database.close()
+
+
+@pytest.fixture
+def redis_prefix():
+    return f"sidan-test:{RUN_ID}:{uuid.uuid4().hex[:8]}:"
+
+
+@pytest.fixture
+def redis_client(redis_prefix):
+    """The real Redis server; this test's keys are deleted afterwards (never FLUSHDB)."""
+    client = redis_lib.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        client.ping()
+    except redis_lib.ConnectionError as exc:
+        pytest.exit(f"Redis is not reachable at {REDIS_URL}: {exc}", returncode=3)
+    yield client
+    for key in client.scan_iter(f"{redis_prefix}*", count=1000):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture
+def config(_schema, redis_client, redis_prefix, tmp_path):
+    return Config(
+        DATABASE_URL=_schema,
+        REDIS_URL=REDIS_URL,
+        REDIS_PREFIX=redis_prefix,
+        WECHAT_TOKEN="test-token",
+        WECHAT_APPID="wx_test",
+        WECHAT_SECRET=None,
+        WECHAT_AES_KEY=None,
+        MEDIA_ROOT=str(tmp_path / "media"),
+        TESTING=True,
+    )
+
+
+@pytest.fixture
+def app(db, config):
+    application = create_app(config)
+    application.testing = True
+    return application
+
+
+@pytest.fixture
+def demo(db):
+    """The demo city; returns a lookup of demo users by openid."""
+    seed_demo()
+    return DemoPeople()
+
+
+class DemoPeople:
+    """demo.resident_1, demo.dispatcher_1, demo['demo_volunteer_2'] … always fresh from the DB."""
+
+    def __getitem__(self, openid: str) -> User:
+        return User.get(User.openid == openid)
+
+    def __getattr__(self, name: str) -> User:
+        try:
+            return self[f"demo_{name}"]
+        except peewee.DoesNotExist:
+            raise AttributeError(name) from None
