@@ -49,6 +49,14 @@ def open_database(url: str) -> peewee.Database:
     return db
 
 
+def write_transaction():
+    """A transaction that will write: on SQLite take the write lock up front (BEGIN IMMEDIATE),
+    since a read transaction upgraded later fails at once under WAL instead of waiting."""
+    if isinstance(database.obj, peewee.SqliteDatabase) and not database.in_transaction():
+        return database.atomic(lock_type="IMMEDIATE")
+    return database.atomic()
+
+
 def is_postgres() -> bool:
     """True when the models are bound to PostgreSQL."""
     return isinstance(database.obj, peewee.PostgresqlDatabase)

@@ -22,7 +22,7 @@ from models.access import (
     require_staff_in_scope,
 )
 from models.clock import now
-from models.db import database
+from models.db import database, write_transaction
 from models.enums import ACTIVE_STATES, OPEN_STATES, Action, Level, Role, State, Step, Urgency
 from models.errors import TicketError
 from models.matching import rank_volunteers
@@ -71,7 +71,7 @@ def transition(fn):
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
-        with database.atomic():
+        with write_transaction():
             return fn(*args, **kwargs)
 
     return wrapper
@@ -599,6 +599,7 @@ def _subscribe_row(ticket: Ticket, user_id: int) -> bool:
     added = (
         TicketSubscriber.insert(ticket=ticket, user=user_id, created_at=now())
         .on_conflict_ignore()
+        .as_rowcount()
         .execute()
     )
     if added:

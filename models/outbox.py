@@ -78,7 +78,8 @@ def enqueue(
     )
     if dedupe_key:
         query = query.on_conflict_ignore()
-    return query.execute() is not None
+    # A row count, not lastrowid: SQLite reports a stale id for an ignored insert.
+    return query.as_rowcount().execute() > 0
 
 
 def claim_next() -> Outbound | None:
