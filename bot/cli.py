@@ -137,6 +137,27 @@ def classify_cmd(text, path):
         click.echo(json.dumps(row, ensure_ascii=False))
 
 
+@main.command("chat")
+@click.option("--as", "openid", required=True, help="Whose WeChat to be, e.g. demo_resident_1.")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The server.")
+@click.option("--safe", is_flag=True, help="Encrypt messages (safe mode; needs WECHAT_AES_KEY).")
+@click.option("--no-pushes", is_flag=True, help="Do not watch the outbox for pushes.")
+def chat_cmd(openid, url, safe, no_pushes):
+    """Chat with the running server as any user, the way WeChat would send it."""
+    from bot.chat import ChatClient, run_repl
+    from bot.services import connect_database
+
+    config = Config()
+    if safe and not config.WECHAT_AES_KEY:
+        raise click.UsageError("--safe needs WECHAT_AES_KEY (the same one the server uses)")
+    client = ChatClient(url, config.WECHAT_TOKEN, openid,
+                        aes_key=config.WECHAT_AES_KEY if safe else None,
+                        appid=config.WECHAT_APPID)  # fmt: skip
+    if not no_pushes:
+        connect_database(config)
+    run_repl(client, openid, watch_pushes=not no_pushes)
+
+
 @main.group("outbox")
 def outbox_group():
     """Look at and retry outbound messages."""

@@ -77,7 +77,8 @@ def transition(fn):
     return wrapper
 
 
-def _check_from(ticket: Ticket, action: Action) -> None:
+def check_allowed(ticket: Ticket, action: Action) -> None:
+    """Refuse politely when the ticket's state does not allow `action`."""
     if ticket.state not in ALLOWED_FROM[action]:
         raise TicketError(
             f"工单 {ticket.number} {REFUSALS[ticket.state_enum]}，现在不能这样操作。", "conflict"
@@ -86,7 +87,7 @@ def _check_from(ticket: Ticket, action: Action) -> None:
 
 def _move(ticket, action, actor, *, to_state=None, note="", data=None, **changes) -> Ticket:
     """Compare-and-set the ticket from its read (state, version), and log the hop."""
-    _check_from(ticket, action)
+    check_allowed(ticket, action)
     at = now()
     to_state = to_state or ticket.state
     changes.update(state=to_state, version=ticket.version + 1, updated_at=at)
@@ -266,7 +267,7 @@ def dispatch(ticket_id, actor: User, *, to_user=None, to_unit=None, to_pool=Fals
 def take(ticket_id, actor: User) -> Ticket:
     """接单/抢单: the first taker of a pool ticket wins (compare-and-set)."""
     ticket = load_ticket(ticket_id)
-    _check_from(ticket, Action.TAKE)
+    check_allowed(ticket, Action.TAKE)
     may_take(actor, ticket)
     ticket = _move(
         ticket, Action.TAKE, actor, to_state=State.TAKEN, assignee=actor, taken_at=now(),
@@ -365,7 +366,7 @@ def rate(ticket_id, actor: User, score: int, comment: str = "") -> Ticket:
     """评单: the reporter rates 1-5; 3 and up closes and awards points, 2 and below reopens."""
     ticket = load_ticket(ticket_id)
     require_reporter(actor, ticket)
-    _check_from(ticket, Action.RATE)
+    check_allowed(ticket, Action.RATE)
     if score not in (1, 2, 3, 4, 5):
         raise TicketError("评分请回复 1 到 5 之间的数字，或“满意 / 基本满意 / 不满意”。")
     assignee = ticket.assignee
@@ -487,7 +488,7 @@ def urge(ticket_id, actor: User, note: str = "") -> Ticket:
         require_staff_in_scope(actor, ticket)
     elif actor.id != ticket.reporter_id and not is_subscriber(actor, ticket):
         raise TicketError(f"工单 {ticket.number} 不是您提交的，不能催单。", "forbidden")
-    _check_from(ticket, Action.URGE)
+    check_allowed(ticket, Action.URGE)
     recent = (
         TicketEvent.select()
         .where(
@@ -613,7 +614,7 @@ def _subscribe_row(ticket: Ticket, user_id: int) -> bool:
 def subscribe(ticket_id, actor: User) -> Ticket:
     """+1: a neighbour with the same problem follows this ticket instead of filing another."""
     ticket = load_ticket(ticket_id)
-    _check_from(ticket, Action.SUBSCRIBE)
+    check_allowed(ticket, Action.SUBSCRIBE)
     if actor.id == ticket.reporter_id:
         return ticket
     if _subscribe_row(ticket, actor.id):

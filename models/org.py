@@ -134,3 +134,45 @@ def responsible_staff(unit: OrgUnit, role: Role) -> list[User]:
             return people
         unit = unit.parent
     return []
+
+
+def touch_user(openid: str, at=None) -> User:
+    """The user behind an openid (created on first contact), marked as just heard from."""
+    at = at or now()
+    user, _ = User.get_or_create(openid=openid, defaults={"created_at": at})
+    # The 48 h customer-service window opens with every message the user sends.
+    User.update(last_message_at=at, subscribed=True).where(User.id == user.id).execute()
+    user.last_message_at = at
+    return user
+
+
+def bind_compound(user: User, scene: str) -> Compound | None:
+    """Scanning a compound's 民情二维码 makes it the resident's home compound."""
+    compound = Compound.get_or_none(Compound.scene == scene)
+    if compound is not None:
+        User.update(compound=compound).where(User.id == user.id).execute()
+        user.compound = compound
+    return compound
+
+
+def redeem_invite(user: User, code: str) -> InviteCode | None:
+    """Use a one-time invite code: the user takes its role and unit. None if not valid."""
+    from models.db import write_transaction
+
+    with write_transaction():
+        invite = InviteCode.get_or_none(InviteCode.code == code.strip().upper())
+        if invite is None or invite.used_by_id is not None:
+            return None
+        if invite.expires_at is not None and invite.expires_at < now():
+            return None
+        claimed = (
+            InviteCode.update(used_by=user, used_at=now())
+            .where((InviteCode.id == invite.id) & InviteCode.used_by.is_null())
+            .execute()
+        )
+        if not claimed:
+            return None
+        User.update(role=invite.role, org_unit=invite.org_unit, work_unit=invite.work_unit).where(
+            User.id == user.id
+        ).execute()
+        return invite

@@ -149,3 +149,36 @@ class DemoPeople:
             return self[f"demo_{name}"]
         except peewee.DoesNotExist:
             raise AttributeError(name) from None
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a real HTTP port (werkzeug, threaded), as WeChat would reach it."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def chat(live_server, config):
+    """chat("demo_resident_1").say("…") → the reply text, over signed HTTP."""
+    from bot.chat import ChatClient
+
+    clients = {}
+
+    def open_chat(openid: str, aes_key: str | None = None) -> ChatClient:
+        if (openid, aes_key) not in clients:
+            clients[openid, aes_key] = ChatClient(
+                live_server, config.WECHAT_TOKEN, openid, aes_key=aes_key,
+                appid=config.WECHAT_APPID,
+            )  # fmt: skip
+        return clients[openid, aes_key]
+
+    return open_chat

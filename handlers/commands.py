@@ -1,0 +1,88 @@
+"""Reading typed commands: `接单 #12`, `派单 ＃12 给 志愿者`, `合并 12 到 13` …"""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Full-width ＃ and digits become ASCII under NFKC.
+_COMMAND = re.compile(
+    r"^(?P<verb>[\u4e00-\u9fff]{2,4})\s*(?:#\s*)?(?P<number>\d{1,12})?\s*(?P<rest>.*)$"
+)
+_NUMBER = re.compile(r"#?\s*(\d{1,12})")
+
+VERBS = {
+    "查询", "催单", "撤销", "评价", "接单", "抢单", "进度", "办结", "退单", "派单", "转单",
+    "提级", "协办", "关闭", "合并", "督办", "回访", "关注",
+}  # fmt: skip
+FIXED = {
+    "帮助": "help", "菜单": "help", "?": "help", "？": "help", "help": "help",
+    "取消": "cancel", "算了": "cancel", "退出": "cancel",
+    "我的工单": "my_tickets", "我的报事": "my_tickets", "进度查询": "my_tickets",
+    "附近工单": "nearby", "志愿接单": "nearby", "接单大厅": "nearby",
+    "我的任务": "my_tasks", "我的积分": "my_points",
+    "待派单": "queue", "超时工单": "overdue", "今日概况": "today", "今天概况": "today",
+}  # fmt: skip
+RATINGS = {"非常满意": 5, "满意": 5, "基本满意": 3, "一般": 3, "不满意": 1, "很不满意": 1}
+UNSOLVED = ("没解决", "没有解决", "没修好", "还没好", "没弄好")
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width to ASCII), trimmed, inner whitespace folded."""
+    return " ".join(unicodedata.normalize("NFKC", text or "").split())
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: str
+    number: int | None
+    rest: str
+
+
+def parse_command(text: str) -> Command | None:
+    """A verb command with an optional ticket number, or None if it is not one."""
+    text = normalize(text)
+    match = _COMMAND.match(text)
+    if not match:
+        return None
+    verb = match.group("verb")
+    for candidate in (verb, verb[:2]):
+        if candidate in VERBS:
+            rest = (verb[len(candidate) :] + " " + match.group("rest")).strip()
+            number = match.group("number")
+            if number is None and candidate == verb[:2] != verb:
+                # "接单12" style: the number follows the cut-off characters.
+                found = _NUMBER.match(rest)
+                number, rest = (
+                    (found.group(1), rest[found.end() :].strip()) if found else (None, rest)
+                )
+            return Command(candidate, int(number) if number else None, rest)
+    return None
+
+
+def fixed_command(text: str) -> str | None:
+    """The keyword commands that take no argument (帮助, 我的工单, 待派单 …)."""
+    return FIXED.get(normalize(text).lower())
+
+
+def parse_rating(text: str) -> tuple[int, str] | None:
+    """'满意' → (5, ''), '4分 挺快的' → (4, '挺快的'), '不满意 没修好' → (1, '没修好')."""
+    text = normalize(text)
+    for word in sorted(RATINGS, key=len, reverse=True):
+        if text.startswith(word):
+            return RATINGS[word], text[len(word) :].strip(" ,，。!！")
+    match = re.match(r"^([1-5])\s*(?:分|星)?(?:\s+|[,，。!！]|$)(.*)$", text)
+    if match:
+        return int(match.group(1)), match.group(2).strip()
+    if any(text.startswith(w) for w in UNSOLVED):
+        return 1, text
+    return None
+
+
+def strip_target(rest: str) -> str:
+    """'给 志愿者' → '志愿者'; '到 #13' → '#13'."""
+    return re.sub(r"^(给|到|至|派给|转给|交给)\s*", "", rest.strip()).strip()
+
+
+def number_in(text: str) -> int | None:
+    match = _NUMBER.search(normalize(text))
+    return int(match.group(1)) if match else None

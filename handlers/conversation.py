@@ -1,0 +1,77 @@
+"""Conversations declared as data, in the manner of python-telegram-bot's ConversationHandler.
+
+A conversation has entry points, a table of states (each a list of steps), fallbacks and a
+timeout. A step is `(message, session) -> (reply, next_state)`; returning END finishes the
+conversation, returning None keeps the current state. State lives in Redis per openid, with
+an expiry, so any web worker can continue any conversation.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+END = "__end__"
+
+# A step may decline a message (return NOT_MINE) so the next step in the list can try it.
+NOT_MINE = object()
+
+
+@dataclass
+class Session:
+    """What a step knows: who is talking, the conversation's data, and shared services."""
+
+    user: object
+    data: dict
+    services: object  # handlers.context.Context
+
+
+Step = Callable[..., object]
+
+
+@dataclass
+class Conversation:
+    name: str
+    entry_points: list[Step]
+    states: dict[str, list[Step]]
+    fallbacks: list[Step] = field(default_factory=list)
+    timeout_s: int = 1800
+
+    def __post_init__(self):
+        for state, steps in self.states.items():
+            if not isinstance(state, str) or not state or not steps:
+                raise ValueError(f"{self.name}: state {state!r} needs a name and steps")
+        if not self.entry_points:
+            raise ValueError(f"{self.name}: no entry points")
+
+    def run(self, steps: list[Step], message, session: Session):
+        """Try steps in order; the first that takes the message decides."""
+        for step in steps:
+            result = step(message, session)
+            if result is not NOT_MINE:
+                reply, next_state = result
+                if next_state not in (None, END) and next_state not in self.states:
+                    raise ValueError(f"{self.name}: unknown next state {next_state!r}")
+                return reply, next_state
+        return NOT_MINE
+
+
+class ConversationStore:
+    """Conversation state per openid in Redis: {"conv", "state", "data"} with a TTL."""
+
+    def __init__(self, redis_client, prefix: str):
+        self.redis = redis_client
+        self.prefix = prefix
+
+    def _key(self, openid: str) -> str:
+        return f"{self.prefix}conv:{openid}"
+
+    def load(self, openid: str) -> dict | None:
+        raw = self.redis.get(self._key(openid))
+        return json.loads(raw) if raw else None
+
+    def save(self, openid: str, conv: str, state: str, data: dict, ttl_s: int) -> None:
+        payload = json.dumps({"conv": conv, "state": state, "data": data}, ensure_ascii=False)
+        self.redis.set(self._key(openid), payload, ex=ttl_s)
+
+    def clear(self, openid: str) -> None:
+        self.redis.delete(self._key(openid))

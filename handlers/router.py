@@ -1,0 +1,190 @@
+"""Turning one incoming message into a reply: events, conversations, commands, reports."""
+
+import logging
+
+from handlers import report, resident, staff, texts, worker
+from handlers.commands import fixed_command, normalize, parse_command
+from handlers.context import Context
+from handlers.conversation import END, NOT_MINE, Conversation, Session
+from handlers.inbound import Inbound
+from models.enums import ASSIGNEE_ROLES, Role
+from models.errors import TicketError
+from models.org import bind_compound, redeem_invite, touch_user
+
+log = logging.getLogger("sidan.handlers")
+
+CONVERSATIONS: dict[str, Conversation] = {c.name: c for c in (report.REPORT, worker.RESOLVE)}
+COMMANDS = {
+    Role.RESIDENT: resident.COMMANDS,
+    Role.VOLUNTEER: {**resident.COMMANDS, **worker.COMMANDS},
+    Role.WORKER: {**resident.COMMANDS, **worker.COMMANDS},
+    Role.DISPATCHER: staff.DISPATCHER_COMMANDS,
+    Role.SUPERVISOR: staff.SUPERVISOR_COMMANDS,
+}
+MENU_KEYS = {"REPORT": "report", "MY_TICKETS": "my_tickets", "VOLUNTEER": "nearby", "HELP": "help"}
+SCENE_INVITE = "invite_"
+
+
+def handle(message: Inbound, ctx: Context) -> str:
+    """The reply text for one message ('' means reply nothing)."""
+    user = touch_user(message.openid)
+    lock = ctx.redis.lock(ctx.key("lock", message.openid), timeout=10, blocking_timeout=4)
+    # One message per person at a time: a photo and a text sent together must not race.
+    if not lock.acquire():
+        return texts.BUSY
+    try:
+        return _handle(message, user, ctx)
+    except TicketError as exc:
+        return exc.message
+    finally:
+        try:
+            lock.release()
+        except Exception:  # the lock expired under a slow request; nothing to undo
+            log.warning("conversation lock for %s expired before release", message.openid)
+
+
+def _handle(message: Inbound, user, ctx: Context) -> str:
+    if message.kind == "event":
+        return _event(message, user, ctx)
+    if message.kind == "voice" and not message.recognised:
+        return texts.VOICE_UNHEARD
+    if message.kind not in ("text", "voice", "image", "location"):
+        return texts.UNSUPPORTED
+    if message.kind in ("text", "voice") and not _meaningful(message.text):
+        return texts.EMPTY
+    text = normalize(message.text) if message.kind in ("text", "voice") else ""
+    fixed = fixed_command(text) if text else None
+    if fixed == "help":
+        return texts.HELP[user.role_enum]
+    if fixed == "cancel":
+        had = ctx.store.load(user.openid)
+        ctx.store.clear(user.openid)
+        return texts.CANCELLED if had else texts.NOTHING_TO_CANCEL
+    if text.startswith("邀请码"):
+        return _invite(user, text.removeprefix("邀请码").strip())
+    active = ctx.store.load(user.openid)
+    command = parse_command(text) if text else None
+    if active and not fixed and command is None:
+        reply = _continue(active, message, user, ctx)
+        if reply is not None:
+            return reply
+    if fixed or command:
+        return _command(fixed or command.verb, command, user, ctx)
+    if user.role != Role.RESIDENT and user.role not in ASSIGNEE_ROLES:
+        return texts.NOT_UNDERSTOOD
+    if text:
+        rated = resident.try_rating(user, text)
+        if rated:
+            return rated
+    return _start(report.REPORT, message, user, ctx, {})
+
+
+def _meaningful(text: str) -> bool:
+    """Empty text, or only emoji and punctuation, tells us nothing."""
+    return any(ch.isalnum() for ch in normalize(text))
+
+
+def _command(name: str, command, user, ctx: Context) -> str:
+    table = COMMANDS[user.role_enum]
+    fn = table.get(name)
+    if fn is None:
+        if name in ("nearby", "my_tasks", "my_points", "接单", "抢单", "办结", "退单", "进度"):
+            return texts.NEED_VOLUNTEER
+        return texts.NEED_STAFF if name in _STAFF_ONLY else texts.NOT_UNDERSTOOD
+    result = fn(user, command, ctx)
+    if isinstance(result, tuple) and result[0] == "start":
+        _, conversation, data, reply = result
+        _save(conversation, conversation_first_state(conversation), data, user, ctx)
+        return reply
+    return result
+
+
+_STAFF_ONLY = {
+    "queue",
+    "overdue",
+    "today",
+    "派单",
+    "转单",
+    "提级",
+    "协办",
+    "关闭",
+    "合并",
+    "督办",
+    "回访",
+}
+
+
+def conversation_first_state(conversation: Conversation) -> str:
+    return next(iter(conversation.states))
+
+
+def _start(conversation: Conversation, message, user, ctx: Context, data: dict) -> str:
+    session = Session(user=user, data=data, services=ctx)
+    result = conversation.run(conversation.entry_points, message, session)
+    if result is NOT_MINE:
+        return texts.NOT_UNDERSTOOD
+    reply, state = result
+    _save(conversation, state, session.data, user, ctx)
+    return reply
+
+
+def _continue(active: dict, message, user, ctx: Context) -> str | None:
+    conversation = CONVERSATIONS.get(active["conv"])
+    if conversation is None or active["state"] not in conversation.states:
+        ctx.store.clear(user.openid)
+        return None
+    session = Session(user=user, data=active["data"], services=ctx)
+    steps = conversation.states[active["state"]] + conversation.fallbacks
+    result = conversation.run(steps, message, session)
+    if result is NOT_MINE:
+        return None
+    reply, state = result
+    _save(conversation, state or active["state"], session.data, user, ctx)
+    return reply
+
+
+def _save(conversation: Conversation, state, data: dict, user, ctx: Context) -> None:
+    if state in (None, END):
+        ctx.store.clear(user.openid)
+    else:
+        ctx.store.save(user.openid, conversation.name, state, data, conversation.timeout_s)
+
+
+def _event(message: Inbound, user, ctx: Context) -> str:
+    if message.event == "unsubscribe":
+        from models.org import User
+
+        User.update(subscribed=False).where(User.id == user.id).execute()
+        ctx.store.clear(user.openid)
+        return ""
+    if message.event == "location":
+        from models.org import User
+
+        User.update(lat=message.lat, lng=message.lng).where(User.id == user.id).execute()
+        return ""
+    if message.event == "click":
+        name = MENU_KEYS.get(message.event_key)
+        if name == "help":
+            return texts.HELP[user.role_enum]
+        if name == "report":
+            return texts.REPORT_ASK_WHAT
+        return _command(name, None, user, ctx) if name else texts.NOT_UNDERSTOOD
+    if message.event in ("subscribe", "scan"):
+        scene = message.event_key
+        if scene.startswith(SCENE_INVITE):
+            return _invite(user, scene.removeprefix(SCENE_INVITE))
+        if scene:
+            compound = bind_compound(user, scene)
+            if compound is not None:
+                reply = texts.BOUND.format(compound=compound.name)
+                return f"{texts.WELCOME}\n{reply}" if message.event == "subscribe" else reply
+        return texts.WELCOME if message.event == "subscribe" else texts.NOT_UNDERSTOOD
+    return ""
+
+
+def _invite(user, code: str) -> str:
+    invite = redeem_invite(user, code) if code else None
+    if invite is None:
+        return texts.INVITE_BAD
+    unit = invite.org_unit.name if invite.org_unit_id else invite.work_unit.name
+    return texts.ROLE_GRANTED.format(unit=unit, role=texts.ROLE_NAMES[Role(invite.role)])

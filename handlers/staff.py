@@ -1,0 +1,196 @@
+"""Dispatcher (派单) and supervisor (督办) commands."""
+
+from handlers import texts, views
+from handlers.commands import Command, number_in, strip_target
+from models import lifecycle, notices
+from models.access import load_ticket, require_staff_in_scope
+from models.deadlines import overdue_query
+from models.enums import STAFF_ROLES, Role, State
+from models.errors import TicketError
+from models.org import OrgUnit, User, WorkUnit
+from models.tickets import Ticket
+
+POOL_WORDS = {"志愿者", "接单池", "志愿者池", "志愿者接单池", "抢单池", "党员志愿者", "红管家"}
+LIST_LIMIT = 8
+
+
+def _require(user, *roles) -> None:
+    if user.role not in roles or user.org_unit_id is None:
+        raise TicketError(texts.NEED_STAFF, "forbidden")
+
+
+def _number(cmd: Command, example: str) -> int:
+    if cmd.number is None:
+        raise TicketError(texts.FORMAT_HINT.format(example=example))
+    return cmd.number
+
+
+def _subtree_tickets(user):
+    unit = user.org_unit
+    return Ticket.select().where(
+        Ticket.area_path.startswith(unit.path) | Ticket.org_unit.in_(
+            OrgUnit.select(OrgUnit.id).where(OrgUnit.path.startswith(unit.path))
+        )
+    )  # fmt: skip
+
+
+def queue(user, cmd, ctx) -> str:
+    """待派单: submitted, or dispatched back to the dispatcher with nobody on it."""
+    _require(user, Role.DISPATCHER)
+    waiting = (
+        _subtree_tickets(user)
+        .where(
+            (Ticket.state == State.SUBMITTED)
+            | (
+                (Ticket.state == State.DISPATCHED)
+                & Ticket.assignee.is_null()
+                & Ticket.work_unit.is_null()
+                & ~Ticket.in_pool
+            )  # fmt: skip
+        )
+        .order_by(Ticket.urgency != "urgent", Ticket.id)
+    )
+    total = waiting.count()
+    if not total:
+        return texts.QUEUE_EMPTY
+    return texts.QUEUE.format(n=total, items=views.lines(waiting.limit(LIST_LIMIT)))
+
+
+def resolve_target(name: str) -> dict:
+    """'志愿者' → the pool; a work unit's name; a volunteer's or worker's name or openid."""
+    name = name.strip()
+    if not name:
+        raise TicketError(texts.FORMAT_HINT.format(example="派单 #12 给 志愿者"))
+    if name in POOL_WORDS:
+        return {"to_pool": True}
+    unit = WorkUnit.get_or_none(WorkUnit.name == name)
+    if unit is not None:
+        return {"to_unit": unit}
+    people = list(
+        User.select().where(
+            ((User.name == name) | (User.openid == name))
+            & User.role.in_([Role.VOLUNTEER, Role.WORKER])
+        )
+    )
+    if len(people) > 1:
+        raise TicketError(texts.TARGET_AMBIGUOUS.format(name=name))
+    if not people:
+        raise TicketError(texts.TARGET_UNKNOWN.format(name=name), "not_found")
+    return {"to_user": people[0]}
+
+
+def _target_name(target: dict) -> str:
+    if target.get("to_pool"):
+        return "志愿者接单池"
+    if target.get("to_unit"):
+        return target["to_unit"].name
+    return target["to_user"].display_name()
+
+
+def dispatch(user, cmd: Command, ctx) -> str:
+    number = _number(cmd, "派单 #12 给 志愿者")
+    target = resolve_target(strip_target(cmd.rest))
+    ticket = lifecycle.dispatch(number, user, **target)
+    return texts.DISPATCHED.format(brief=notices.brief(ticket), target=_target_name(target))
+
+
+def reassign(user, cmd: Command, ctx) -> str:
+    number = _number(cmd, "转单 #12 给 红管家物业")
+    target = resolve_target(strip_target(cmd.rest))
+    ticket = lifecycle.reassign(number, user, **target)
+    return texts.DISPATCHED.format(brief=notices.brief(ticket), target=_target_name(target))
+
+
+def escalate(user, cmd: Command, ctx) -> str:
+    ticket = lifecycle.escalate(_number(cmd, "提级 #12"), user, cmd.rest)
+    return texts.DONE.format(what=f"已提级到{ticket.org_unit.name}", brief=notices.brief(ticket))
+
+
+def assist(user, cmd: Command, ctx) -> str:
+    number = _number(cmd, "协办 #12 红管家物业")
+    name = strip_target(cmd.rest)
+    unit = WorkUnit.get_or_none(WorkUnit.name == name)
+    org = OrgUnit.get_or_none(OrgUnit.name == name) if unit is None else None
+    if unit is None and org is None:
+        raise TicketError(texts.TARGET_UNKNOWN.format(name=name or "（空）"), "not_found")
+    ticket = lifecycle.assist(number, user, work_unit=unit, org_unit=org)
+    return texts.DONE.format(what=f"已请{name}协办", brief=notices.brief(ticket))
+
+
+def close(user, cmd: Command, ctx) -> str:
+    ticket = lifecycle.close(_number(cmd, "关闭 #12 重复反映"), user, cmd.rest)
+    return texts.DONE.format(what="已关闭", brief=notices.brief(ticket))
+
+
+def merge(user, cmd: Command, ctx) -> str:
+    number = _number(cmd, "合并 #12 到 #13")
+    into = number_in(strip_target(cmd.rest))
+    if into is None:
+        raise TicketError(texts.FORMAT_HINT.format(example="合并 #12 到 #13"))
+    ticket = lifecycle.merge(number, into, user)
+    return texts.DONE.format(what=f"已合并到 #{into}", brief=notices.brief(ticket))
+
+
+def follow_up(user, cmd: Command, ctx) -> str:
+    ticket = lifecycle.follow_up(_number(cmd, "回访 #12 居民表示已解决"), user, cmd.rest)
+    return texts.DONE.format(what="回访已记录", brief=notices.brief(ticket))
+
+
+def urge(user, cmd: Command, ctx) -> str:
+    _require(user, Role.SUPERVISOR)
+    ticket = lifecycle.urge(_number(cmd, "督办 #12"), user, cmd.rest)
+    return texts.DONE.format(what="已督办", brief=notices.brief(ticket))
+
+
+def overdue(user, cmd, ctx) -> str:
+    _require(user, *STAFF_ROLES)
+    rows = overdue_query().where(
+        Ticket.area_path.startswith(user.org_unit.path)
+        | Ticket.org_unit.in_(
+            OrgUnit.select(OrgUnit.id).where(OrgUnit.path.startswith(user.org_unit.path))
+        )
+    )
+    total = rows.count()
+    if not total:
+        return texts.OVERDUE_EMPTY
+    oldest = rows.order_by(Ticket.step_due_at).limit(LIST_LIMIT)
+    return texts.OVERDUE.format(n=total, items=views.lines(oldest))
+
+
+def today(user, cmd, ctx) -> str:
+    _require(user, *STAFF_ROLES)
+    from models import digest
+
+    return digest.render(digest.today(user.org_unit), "today")
+
+
+def query(user, cmd: Command, ctx) -> str:
+    ticket = load_ticket(_number(cmd, "查询 #12"))
+    require_staff_in_scope(user, ticket)
+    return texts.DETAIL.format(
+        line=views.line(ticket), text=ticket.text[:120], timeline=views.timeline(ticket, 10)
+    )
+
+
+DISPATCHER_COMMANDS = {
+    "queue": queue,
+    "overdue": overdue,
+    "today": today,
+    "查询": query,
+    "派单": dispatch,
+    "转单": reassign,
+    "提级": escalate,
+    "协办": assist,
+    "关闭": close,
+    "合并": merge,
+    "回访": follow_up,
+}
+SUPERVISOR_COMMANDS = {
+    "today": today,
+    "overdue": overdue,
+    "查询": query,
+    "督办": urge,
+    "催单": urge,
+    "提级": escalate,
+    "回访": follow_up,
+}

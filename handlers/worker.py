@@ -1,0 +1,145 @@
+"""Volunteer and worker commands (接单): nearby orders, take, progress, resolve, hand back."""
+
+import peewee
+
+from handlers import texts, views
+from handlers.commands import Command
+from handlers.conversation import END, NOT_MINE, Conversation
+from models import lifecycle, notices
+from models.access import load_ticket, require_assignee
+from models.enums import ASSIGNEE_ROLES, Action, Level, State
+from models.errors import TicketError
+from models.geo import distance_m
+from models.matching import ticket_point
+from models.routing import routing
+from models.tickets import PointsEntry, Ticket
+
+NEARBY_LIMIT = 5
+
+
+def _require_assignee_role(user) -> None:
+    if user.role not in ASSIGNEE_ROLES:
+        raise TicketError(texts.NEED_VOLUNTEER, "forbidden")
+
+
+def nearby(user, cmd, ctx) -> str:
+    """Open pool tickets in the volunteer's street, best skill fit and nearest first."""
+    _require_assignee_role(user)
+    area = user.org_unit.ancestor_at(Level.STREET) if user.org_unit_id else None
+    query = Ticket.select().where(
+        (Ticket.state == State.DISPATCHED) & Ticket.in_pool & Ticket.assignee.is_null()
+    )
+    if area is not None:
+        query = query.where(Ticket.area_path.startswith(area.path))
+    skills = set(user.skills or [])
+    ranked = []
+    for ticket in query.order_by(Ticket.id.desc()).limit(100):
+        if ticket.reporter.household and ticket.reporter.household == user.household:
+            continue
+        point = ticket_point(ticket)
+        far = None
+        if point and user.lat is not None:
+            far = distance_m(point[0], point[1], user.lat, user.lng)
+        fit = len(skills & set(routing().category(ticket.category).skills))
+        ranked.append((-fit, far if far is not None else 1e9, ticket, far))
+    if not ranked:
+        return texts.NEARBY_EMPTY
+    ranked.sort(key=lambda row: row[:2])
+    items = []
+    for _, _, ticket, far in ranked[:NEARBY_LIMIT]:
+        where = f"，约{int(far)}米" if far is not None else ""
+        items.append(f"{notices.brief(ticket)}{where}：{notices.snippet(ticket.text, 24)}")
+    return texts.NEARBY.format(items="\n".join(items))
+
+
+def take(user, cmd: Command, ctx) -> str:
+    ticket = lifecycle.take(_number(cmd, "接单 #12"), user)
+    return texts.TAKEN.format(
+        brief=notices.brief(ticket), text=notices.snippet(ticket.text, 60), number=ticket.number
+    )
+
+
+def progress(user, cmd: Command, ctx) -> str:
+    lifecycle.report_progress(_number(cmd, "进度 #12 已联系物业"), user, cmd.rest)
+    return texts.PROGRESS_SAVED
+
+
+def hand_back(user, cmd: Command, ctx) -> str:
+    ticket = lifecycle.hand_back(_number(cmd, "退单 #12 原因"), user, cmd.rest)
+    return texts.HANDED_BACK.format(number=ticket.number)
+
+
+def resolve(user, cmd: Command, ctx):
+    """办结 #12 修好了 resolves at once; 办结 #12 alone waits for a photo or a remark."""
+    number = _number(cmd, "办结 #12")
+    if cmd.rest:
+        ticket = lifecycle.resolve(number, user, cmd.rest)
+        return texts.RESOLVED.format(number=ticket.number)
+    ticket = load_ticket(number)
+    require_assignee(user, ticket)
+    lifecycle.check_allowed(ticket, Action.RESOLVE)
+    return ("start", RESOLVE, {"ticket": ticket.id},
+            texts.RESOLVE_ASK_PROOF.format(number=ticket.number))  # fmt: skip
+
+
+def my_tasks(user, cmd, ctx) -> str:
+    _require_assignee_role(user)
+    tasks = list(
+        Ticket.select()
+        .where((Ticket.assignee == user) & Ticket.state.in_([State.DISPATCHED, State.TAKEN]))
+        .order_by(Ticket.id)
+        .limit(10)
+    )
+    if not tasks:
+        return texts.MY_TASKS_EMPTY
+    return texts.MY_TASKS.format(items=views.lines(tasks, show_holder=False))
+
+
+def my_points(user, cmd, ctx) -> str:
+    _require_assignee_role(user)
+    total, count = (
+        PointsEntry.select(
+            peewee.fn.COALESCE(peewee.fn.SUM(PointsEntry.points), 0),
+            peewee.fn.COUNT(PointsEntry.id),
+        )  # fmt: skip
+        .where(PointsEntry.user == user)
+        .scalar(as_tuple=True)
+    )
+    return texts.MY_POINTS.format(total=total, count=count)
+
+
+def _number(cmd: Command, example: str) -> int:
+    if cmd.number is None:
+        raise TicketError(texts.FORMAT_HINT.format(example=example))
+    return cmd.number
+
+
+def proof(message, session):
+    """The photo or remark that completes 办结."""
+    number = session.data["ticket"]
+    if message.kind == "image" and message.photo:
+        ticket = lifecycle.resolve(number, session.user, "", photos=[message.photo])
+    elif message.kind in ("text", "voice") and message.clean_text:
+        ticket = lifecycle.resolve(number, session.user, message.clean_text)
+    else:
+        return NOT_MINE
+    return texts.RESOLVED.format(number=ticket.number), END
+
+
+RESOLVE = Conversation(
+    name="resolve",
+    entry_points=[proof],
+    states={"proof": [proof]},
+    timeout_s=3600,
+)
+
+COMMANDS = {
+    "nearby": nearby,
+    "my_tasks": my_tasks,
+    "my_points": my_points,
+    "接单": take,
+    "抢单": take,
+    "进度": progress,
+    "办结": resolve,
+    "退单": hand_back,
+}

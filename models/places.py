@@ -1,0 +1,59 @@
+"""Finding places: the compound nearest a point, compounds named in text, similar open tickets."""
+
+from datetime import timedelta
+
+from models.clock import now
+from models.enums import ACTIVE_STATES
+from models.geo import distance_m
+from models.org import Compound
+from models.tickets import Ticket
+
+NEAREST_RADIUS_M = 500
+DUPLICATE_RADIUS_M = 250
+DUPLICATE_DAYS = 7
+
+
+def nearest_compound(lat: float, lng: float, radius_m: float = NEAREST_RADIUS_M):
+    """The compound nearest (lat, lng) within radius_m, with its distance; else (None, None)."""
+    # A bounding box first (about 0.01° ≈ 1.1 km), so the index-free scan stays small.
+    span = radius_m / 100_000 + 0.001
+    rows = Compound.select().where(
+        Compound.lat.between(lat - span, lat + span) & Compound.lng.between(lng - span, lng + span)
+    )
+    best, best_d = None, None
+    for compound in rows:
+        d = distance_m(lat, lng, compound.lat, compound.lng)
+        if d <= radius_m and (best_d is None or d < best_d):
+            best, best_d = compound, d
+    return best, best_d
+
+
+def compound_names() -> dict[str, Compound]:
+    """All compounds by name (for spotting a name in a message)."""
+    return {c.name: c for c in Compound.select()}
+
+
+def similar_open_tickets(category: str, compound=None, lat=None, lng=None, limit: int = 3):
+    """Active tickets of the same category in the same compound or within 250 m, last 7 days."""
+    since = now() - timedelta(days=DUPLICATE_DAYS)
+    query = (
+        Ticket.select()
+        .where(
+            (Ticket.category == category)
+            & Ticket.state.in_(list(ACTIVE_STATES))
+            & (Ticket.created_at >= since)
+            & Ticket.merged_into.is_null()
+        )
+        .order_by(Ticket.created_at.desc())
+    )
+    if compound is not None:
+        return list(query.where(Ticket.compound == compound).limit(limit))
+    if lat is None or lng is None:
+        return []
+    span = DUPLICATE_RADIUS_M / 100_000 + 0.001
+    nearby = query.where(
+        Ticket.lat.between(lat - span, lat + span) & Ticket.lng.between(lng - span, lng + span)
+    )
+    return [
+        t for t in nearby.limit(50) if distance_m(lat, lng, t.lat, t.lng) <= DUPLICATE_RADIUS_M
+    ][:limit]
