@@ -1,6 +1,7 @@
 """The Flask app factory: config, shared clients, blueprints, error pages."""
 
 import logging
+import threading
 from dataclasses import dataclass
 
 from flask import Flask, current_app, jsonify, request
@@ -53,7 +54,20 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
 
     _register_blueprints(app)
     _register_errors(app)
+    if not config.TESTING:
+        # Loading jieba and training the classifier takes a second or two: do it now, off the
+        # request path, so the first resident's message still answers within WeChat's 5 s.
+        threading.Thread(target=_warm_classifier, daemon=True).start()
     return app
+
+
+def _warm_classifier() -> None:
+    from handlers.classifier import get_model
+
+    try:
+        get_model()
+    except Exception:
+        log.exception("classifier warm-up failed; it will load on first use")
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -158,6 +158,55 @@ def chat_cmd(openid, url, safe, no_pushes):
     run_repl(client, openid, watch_pushes=not no_pushes)
 
 
+@main.command("scenes")
+@with_appcontext
+def scenes_cmd():
+    """Print the QR scene string of every compound (民情二维码); scanning one binds a resident."""
+    from models.org import Compound
+
+    for compound in Compound.select().order_by(Compound.id):
+        click.echo(f"{compound.scene}\t{compound.grid.name}\t{compound.name}")
+
+
+@main.command("invite")
+@click.option(
+    "--role", required=True, type=click.Choice(["volunteer", "worker", "dispatcher", "supervisor"])
+)
+@click.option("--unit", required=True, help="Org unit or work unit name, e.g. 幸福社区.")
+@click.option("--count", default=1, show_default=True)
+@with_appcontext
+def invite_cmd(role, unit, count):
+    """Issue one-use invite codes; a user sends “邀请码 CODE” or scans scene invite_CODE."""
+    from models.enums import Role
+    from models.errors import TicketError
+    from models.invites import issue_invites
+
+    try:
+        codes = issue_invites(Role(role), unit, count)
+    except TicketError as exc:
+        raise click.ClickException(exc.message) from None
+    for code in codes:
+        click.echo(f"{code}\tscene: invite_{code}")
+
+
+@main.command("menu")
+@click.option("--install", is_flag=True, help="Install it through the WeChat API.")
+def menu_cmd(install):
+    """Show the Official Account menu, or install it (needs WeChat credentials)."""
+    from bot import gateway
+    from bot.menu import MENU
+    from bot.services import make_wechat_client
+
+    click.echo(json.dumps(MENU, ensure_ascii=False, indent=2))
+    if not install:
+        return
+    config = Config()
+    if not config.wechat_live:
+        raise click.ClickException("set WECHAT_APPID and WECHAT_SECRET to install the menu")
+    gateway.create_menu(make_wechat_client(config), MENU)
+    click.echo("menu installed")
+
+
 @main.group("outbox")
 def outbox_group():
     """Look at and retry outbound messages."""

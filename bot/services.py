@@ -18,20 +18,25 @@ def make_redis(config: Config) -> redis.Redis:
     return fakeredis.FakeRedis(server=_fake_server, decode_responses=True)
 
 
+def make_wechat_client(config: Config, *, mini: bool = False):
+    """A wechatpy client for the Official Account (or the mini-program), token kept in Redis."""
+    raw = (
+        redis.Redis.from_url(config.REDIS_URL)
+        if config.REDIS_URL
+        else fakeredis.FakeRedis(server=_fake_server)
+    )
+    appid, secret = (config.MINI_APPID, config.MINI_SECRET) if mini else (
+        config.WECHAT_APPID, config.WECHAT_SECRET)  # fmt: skip
+    return gateway.make_client(appid, secret, raw, api_base=config.WECHAT_API_BASE)
+
+
 def make_transport(config: Config, redis_client) -> gateway.Transport:
     """WeChat when credentials are set; otherwise print what would be sent."""
     if not config.wechat_live:
         return gateway.ConsoleTransport()
-    raw = redis.Redis.from_url(config.REDIS_URL) if config.REDIS_URL else redis_client
-    client = gateway.make_client(
-        config.WECHAT_APPID, config.WECHAT_SECRET, raw, api_base=config.WECHAT_API_BASE
-    )
-    mini = None
-    if config.MINI_APPID and config.MINI_APPID != config.WECHAT_APPID and config.MINI_SECRET:
-        mini = gateway.make_client(
-            config.MINI_APPID, config.MINI_SECRET, raw, api_base=config.WECHAT_API_BASE
-        )
-    return gateway.WeChatTransport(client, mini)
+    separate_mini = config.MINI_APPID and config.MINI_APPID != config.WECHAT_APPID
+    mini = make_wechat_client(config, mini=True) if separate_mini and config.MINI_SECRET else None
+    return gateway.WeChatTransport(make_wechat_client(config), mini)
 
 
 def connect_database(config: Config):

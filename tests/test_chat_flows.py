@@ -100,9 +100,15 @@ def test_cancel_leaves_a_half_told_report(chat, demo):
     assert Ticket.select().count() == 0
 
 
-def test_the_whole_loop_dispatch_take_resolve_rate_points(chat, demo):
-    resident, dispatcher = chat("demo_resident_1"), chat("demo_dispatcher_1")
-    volunteer = chat("demo_volunteer_1")
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+@pytest.mark.parametrize("mode", ["plain", "safe"])
+def test_the_whole_loop_dispatch_take_resolve_rate_points(app, chat, demo, mode):
+    key = AES_KEY if mode == "safe" else None
+    app.extensions["sidan"].config.WECHAT_AES_KEY = key
+    resident, dispatcher = chat("demo_resident_1", key), chat("demo_dispatcher_1", key)
+    volunteer = chat("demo_volunteer_1", key)
     resident.say("3号楼楼道灯坏了，晚上黑乎乎的")
     n = number_in(resident.say("确认"))
     assert f"#{n}" in dispatcher.say("待派单")

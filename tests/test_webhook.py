@@ -138,3 +138,14 @@ def test_a_slow_reply_answers_success_and_follows_by_push(app, chat, demo, monke
         time.sleep(0.05)
     late = Outbound.get(Outbound.template == "reply")
     assert late.openid == "demo_resident_1" and "我的工单" in late.text and late.channel == "cs"
+
+
+def test_a_retried_event_acts_once(live_server, config, demo, chat):
+    from models.org import InviteCode
+
+    code = InviteCode.create(code="VOL-ONCE", role="volunteer", org_unit=demo.dispatcher_1.org_unit)
+    client = chat("scanner")
+    body = client.signer.event("subscribe", f"qrscene_invite_{code.code}")
+    first = reply_text(client.post(body).text)
+    again = reply_text(client.post(body).text)
+    assert "幸福社区的志愿者" in first and again == first  # the same answer, not "already used"
