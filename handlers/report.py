@@ -11,8 +11,8 @@ from handlers.conversation import END, NOT_MINE, Conversation
 from handlers.places import extract_place
 from models import lifecycle, notices
 from models.enums import Urgency
-from models.org import Compound
-from models.places import compound_names, nearest_compound, similar_open_tickets
+from models.org import Compound, OrgUnit
+from models.places import compound_names, locate, similar_open_tickets
 
 CONFIRM_WORDS = {"确认", "确定", "是", "是的", "对", "好", "好的", "提交", "ok", "可以", "嗯"}
 NOT_DUPLICATE = {"不是", "否", "不", "不是的", "新的", "继续"}
@@ -24,9 +24,11 @@ def _absorb(message, data: dict) -> None:
         data.setdefault("photos", []).append(message.photo)
     elif message.kind == "location" and message.lat is not None:
         data.update(lat=message.lat, lng=message.lng, label=message.label)
-        compound, _ = nearest_compound(message.lat, message.lng)
+        compound, grid = locate(message.lat, message.lng)
         if compound is not None:
             data["compound_id"] = compound.id
+        if grid is not None:
+            data["grid_id"] = grid.id
     elif message.kind in ("text", "voice") and message.clean_text:
         _absorb_text(message.clean_text, data)
 
@@ -70,6 +72,16 @@ def _compound(session) -> Compound | None:
     return session.user.compound
 
 
+def _grid(session):
+    """The grid of a location that is near no compound (the compound's grid otherwise)."""
+    gid = session.data.get("grid_id")
+    return OrgUnit.get_or_none(OrgUnit.id == gid) if gid else None
+
+
+def _place_known(session) -> bool:
+    return _compound(session) is not None or _grid(session) is not None
+
+
 def _place_text(data: dict, compound) -> str:
     parts = [compound.name if compound else (data.get("label") or "已发送的位置")]
     for field, suffix in (("building", "号楼"), ("unit_no", "单元"), ("room", "室")):
@@ -87,6 +99,7 @@ def _file(session):
     compound = _compound(session)
     ticket = lifecycle.submit(
         user, data["text"], data["category"], data.get("urgency"), compound=compound,
+        grid=None if compound is not None else _grid(session),
         building=data.get("building", ""), unit_no=data.get("unit_no", ""),
         room=data.get("room", ""), lat=data.get("lat"), lng=data.get("lng"),
         photos=data.get("photos", []), channel="chat",
@@ -107,16 +120,16 @@ def _next_question(message, session):
         return texts.REPORT_ASK_WHAT, "describe"
     compound = _compound(session)
     if data.get("urgency") == Urgency.URGENT:
-        if compound is None:
+        if not _place_known(session):
             return texts.REPORT_URGENT_NEED_PLACE.format(advice=_advice(data["category"])), "place"
         return _file(session)
     if not data.get("confident") and not data.get("category_picked"):
         return _category_menu(data), "category"
-    if compound is None:
+    if not _place_known(session):
         return texts.REPORT_ASK_PLACE, "place"
     if not data.get("dups_checked"):
         data["dups_checked"] = True
-        dups = similar_open_tickets(data["category"], compound)
+        dups = similar_open_tickets(data["category"], compound, data.get("lat"), data.get("lng"))
         if dups:
             data["dups"] = [t.id for t in dups]
             items = "\n".join(f"{i}. {notices.brief(t)}：{notices.snippet(t.text, 24)}"
@@ -187,7 +200,7 @@ def give_place(message, session):
         return NOT_MINE
     before = session.data.get("compound_id")
     _absorb_place_only(message.clean_text, session.data)
-    if session.data.get("compound_id") == before and _compound(session) is None:
+    if session.data.get("compound_id") == before and not _place_known(session):
         return texts.REPORT_PLACE_UNKNOWN, None
     return _next_question(message, session)
 

@@ -7,11 +7,9 @@ from handlers.commands import Command
 from handlers.conversation import END, NOT_MINE, Conversation
 from models import lifecycle, notices
 from models.access import load_ticket, require_assignee
-from models.enums import ASSIGNEE_ROLES, Action, Level, State
+from models.enums import ASSIGNEE_ROLES, Action, State
 from models.errors import TicketError
-from models.geo import distance_m
-from models.matching import ticket_point
-from models.routing import routing
+from models.matching import rank_tickets
 from models.tickets import PointsEntry, Ticket
 
 NEARBY_LIMIT = 5
@@ -23,32 +21,15 @@ def _require_assignee_role(user) -> None:
 
 
 def nearby(user, cmd, ctx) -> str:
-    """Open pool tickets in the volunteer's street, best skill fit and nearest first."""
+    """Open pool tickets in the volunteer's street: best skill fit, nearest, first."""
     _require_assignee_role(user)
-    area = user.org_unit.ancestor_at(Level.STREET) if user.org_unit_id else None
-    query = Ticket.select().where(
-        (Ticket.state == State.DISPATCHED) & Ticket.in_pool & Ticket.assignee.is_null()
-    )
-    if area is not None:
-        query = query.where(Ticket.area_path.startswith(area.path))
-    skills = set(user.skills or [])
-    ranked = []
-    for ticket in query.order_by(Ticket.id.desc()).limit(100):
-        if ticket.reporter.household and ticket.reporter.household == user.household:
-            continue
-        point = ticket_point(ticket)
-        far = None
-        if point and user.lat is not None:
-            far = distance_m(point[0], point[1], user.lat, user.lng)
-        fit = len(skills & set(routing().category(ticket.category).skills))
-        ranked.append((-fit, far if far is not None else 1e9, ticket, far))
-    if not ranked:
+    matches = rank_tickets(user, NEARBY_LIMIT)
+    if not matches:
         return texts.NEARBY_EMPTY
-    ranked.sort(key=lambda row: row[:2])
     items = []
-    for _, _, ticket, far in ranked[:NEARBY_LIMIT]:
-        where = f"，约{int(far)}米" if far is not None else ""
-        items.append(f"{notices.brief(ticket)}{where}：{notices.snippet(ticket.text, 24)}")
+    for m in matches:
+        where = f"，约{int(m.distance_m)}米" if m.distance_m is not None else ""
+        items.append(f"{notices.brief(m.ticket)}{where}：{notices.snippet(m.ticket.text, 24)}")
     return texts.NEARBY.format(items="\n".join(items))
 
 

@@ -242,8 +242,8 @@ def _announce_target(ticket: Ticket) -> None:
     elif ticket.work_unit_id:
         _notify_unit(ticket.work_unit, notices.dispatched_to_you(ticket), ticket)
     elif ticket.in_pool:
-        for c in rank_volunteers(ticket):
-            enqueue(c.user, notices.pool_offer(ticket, c.distance_m), ticket=ticket)
+        for match in rank_volunteers(ticket):
+            enqueue(match.volunteer, notices.pool_offer(ticket, match.distance_m), ticket=ticket)
 
 
 @transition

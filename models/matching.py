@@ -1,9 +1,15 @@
-"""Which volunteers should hear about a pool ticket first: skill fit, distance, load, ratings."""
+"""Matching volunteers and pool tickets: skill fit, distance, current load, recent ratings.
+
+One scoring rule serves both directions: which volunteers hear about a new pool ticket first,
+and in which order a volunteer sees 附近工单.
+"""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import peewee
 
+from models.clock import now
 from models.enums import Level, Role, State
 from models.geo import distance_m
 from models.org import OrgUnit, User
@@ -11,11 +17,15 @@ from models.routing import routing
 from models.tickets import Rating, Ticket
 
 DEFAULT_PUSH_COUNT = 5
+# Distances within the same 250 m band count as equally near, so skill and load decide.
+DISTANCE_BAND_M = 250
+RATING_WINDOW = timedelta(days=90)
 
 
 @dataclass(frozen=True)
-class Candidate:
-    user: User
+class Match:
+    volunteer: User
+    ticket: Ticket
     skill_fit: int
     distance_m: float | None
     load: int
@@ -24,8 +34,9 @@ class Candidate:
     @property
     def sort_key(self):
         far = self.distance_m if self.distance_m is not None else 1e9
-        # Better fit first, then nearer, then less busy, then better rated.
-        return (-self.skill_fit, round(far / 250), self.load, -(self.avg_score or 0), far)
+        # Better fit first, then nearer (by band), then less busy, then better rated.
+        return (-self.skill_fit, int(far // DISTANCE_BAND_M), self.load, -(self.avg_score or 0),
+                far)  # fmt: skip
 
 
 def ticket_point(ticket: Ticket) -> tuple[float, float] | None:
@@ -36,41 +47,77 @@ def ticket_point(ticket: Ticket) -> tuple[float, float] | None:
     return None
 
 
-def rank_volunteers(ticket: Ticket, limit: int = DEFAULT_PUSH_COUNT) -> list[Candidate]:
+def _loads(ids: list[int]) -> dict[int, int]:
+    return dict(
+        Ticket.select(Ticket.assignee, peewee.fn.COUNT(Ticket.id))
+        .where(Ticket.assignee.in_(ids) & (Ticket.state == State.TAKEN))
+        .group_by(Ticket.assignee)
+        .tuples()
+    )
+
+
+def _scores(ids: list[int]) -> dict[int, float]:
+    rows = (
+        Rating.select(Rating.assignee, peewee.fn.AVG(Rating.score))
+        .where(Rating.assignee.in_(ids) & (Rating.created_at >= now() - RATING_WINDOW))
+        .group_by(Rating.assignee)
+        .tuples()
+    )
+    return {k: float(v) for k, v in rows}
+
+
+def _same_household(volunteer: User, reporter: User) -> bool:
+    return volunteer.id == reporter.id or (
+        bool(volunteer.household) and volunteer.household == reporter.household
+    )
+
+
+def _match(volunteer, ticket, loads, scores) -> Match:
+    point = ticket_point(ticket)
+    far = None
+    if point and volunteer.lat is not None and volunteer.lng is not None:
+        far = distance_m(point[0], point[1], volunteer.lat, volunteer.lng)
+    wanted = set(routing().category(ticket.category).skills)
+    fit = len(wanted & set(volunteer.skills or []))
+    return Match(volunteer, ticket, fit, far, loads.get(volunteer.id, 0), scores.get(volunteer.id))
+
+
+def rank_volunteers(ticket: Ticket, limit: int | None = None) -> list[Match]:
     """Volunteers of the ticket's street, best first; the reporter's household left out."""
+    limit = limit or routing().push_count
     street = ticket.grid.ancestor_at(Level.STREET)
     volunteers = list(
         User.select()
         .join(OrgUnit, on=(User.org_unit == OrgUnit.id))
         .where((User.role == Role.VOLUNTEER) & OrgUnit.path.startswith(street.path))
     )
-    if not volunteers:
-        return []
-    ids = [v.id for v in volunteers]
-    loads = dict(
-        Ticket.select(Ticket.assignee, peewee.fn.COUNT(Ticket.id))
-        .where(Ticket.assignee.in_(ids) & (Ticket.state == State.TAKEN))
-        .group_by(Ticket.assignee)
-        .tuples()
-    )
-    scores = dict(
-        Rating.select(Rating.assignee, peewee.fn.AVG(Rating.score))
-        .where(Rating.assignee.in_(ids))
-        .group_by(Rating.assignee)
-        .tuples()
-    )
-    wanted = set(routing().category(ticket.category).skills)
-    point = ticket_point(ticket)
     reporter = ticket.reporter
-    out = []
-    for v in volunteers:
-        if v.id == reporter.id or (v.household and v.household == reporter.household):
-            continue
-        dist = None
-        if point and v.lat is not None and v.lng is not None:
-            dist = distance_m(point[0], point[1], v.lat, v.lng)
-        fit = len(wanted & set(v.skills or []))
-        avg = float(scores[v.id]) if v.id in scores else None
-        out.append(Candidate(v, fit, dist, loads.get(v.id, 0), avg))
-    out.sort(key=lambda c: c.sort_key)
-    return out[:limit]
+    volunteers = [v for v in volunteers if not _same_household(v, reporter)]
+    ids = [v.id for v in volunteers]
+    loads, scores = _loads(ids), _scores(ids)
+    matches = sorted((_match(v, ticket, loads, scores) for v in volunteers),
+                     key=lambda m: m.sort_key)  # fmt: skip
+    return matches[:limit]
+
+
+def open_pool():
+    """Pool tickets nobody has taken yet."""
+    return Ticket.select().where(
+        (Ticket.state == State.DISPATCHED) & Ticket.in_pool & Ticket.assignee.is_null()
+    )
+
+
+def rank_tickets(volunteer: User, limit: int = 5, scan: int = 200) -> list[Match]:
+    """附近工单: pool tickets in the volunteer's street, ranked by the same rule."""
+    query = open_pool()
+    if volunteer.org_unit_id:
+        street = volunteer.org_unit.ancestor_at(Level.STREET)
+        query = query.where(Ticket.area_path.startswith(street.path))
+    loads, scores = _loads([volunteer.id]), _scores([volunteer.id])
+    matches = [
+        _match(volunteer, t, loads, scores)
+        for t in query.order_by(Ticket.id.desc()).limit(scan)
+        if not _same_household(volunteer, t.reporter)
+    ]
+    matches.sort(key=lambda m: m.sort_key)
+    return matches[:limit]

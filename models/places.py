@@ -9,6 +9,9 @@ from models.org import Compound
 from models.tickets import Ticket
 
 NEAREST_RADIUS_M = 500
+# Grids have no drawn boundaries here: a point belongs to the grid of the nearest compound
+# within this distance.
+GRID_RADIUS_M = 3000
 DUPLICATE_RADIUS_M = 250
 DUPLICATE_DAYS = 7
 
@@ -26,6 +29,16 @@ def nearest_compound(lat: float, lng: float, radius_m: float = NEAREST_RADIUS_M)
         if d <= radius_m and (best_d is None or d < best_d):
             best, best_d = compound, d
     return best, best_d
+
+
+def locate(lat: float, lng: float):
+    """(compound, grid) for a WeChat location: the compound within 500 m, else only the grid
+    of the nearest compound within 3 km; (None, None) when the point is outside the city."""
+    compound, _ = nearest_compound(lat, lng)
+    if compound is not None:
+        return compound, compound.grid
+    near, _ = nearest_compound(lat, lng, GRID_RADIUS_M)
+    return None, (near.grid if near is not None else None)
 
 
 def compound_names() -> dict[str, Compound]:

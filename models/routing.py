@@ -70,6 +70,7 @@ class Routing:
     rating_close: str
     points_by_score: dict[int, int]
     urgent_bonus: int
+    push_count: int
 
     def category(self, code: str) -> Category:
         """The category for `code`, falling back to 其他."""
@@ -150,6 +151,7 @@ def _parse(routing_file: Path, calendar_file: Path) -> Routing:
         rating_close=raw["rating"]["close"],
         points_by_score={int(k): int(v) for k, v in raw["points"]["by_score"].items()},
         urgent_bonus=int(raw["points"]["urgent_bonus"]),
+        push_count=int(raw.get("matching", {}).get("push_count", 5)),
     )
 
 

@@ -255,3 +255,12 @@ def test_unsubscribe_and_location_events_are_silent(chat, demo):
     assert User.get(User.openid == "demo_resident_1").lat == 30.2745
     assert resident.event("unsubscribe") == ""
     assert User.get(User.openid == "demo_resident_1").subscribed is False
+
+
+def test_a_location_away_from_any_compound_files_to_its_grid(chat, demo):
+    walker = chat("walk_in_3")
+    walker.location(30.2850, 120.1551, "滨河路口")
+    summary = walker.say("路口的井盖没了，很危险")
+    ticket = Ticket.get_by_id(number_in(summary if "工单号" in summary else walker.say("确认")))
+    assert ticket.compound_id is None and ticket.grid.name == "幸福二网格"
+    assert (ticket.lat, ticket.lng) == (30.2850, 120.1551)
