@@ -1,0 +1,170 @@
+"""Outbound delivery: claim one outbox row, pick the channel, send it, settle it.
+
+The transport is injected (bot.gateway builds it). scheduler/ may not import bot/, so the
+contract with it is structural: `transport.send(message)` reads the attributes of
+`Message` (the same fields as bot.gateway.OutboundMessage) and raises an exception with a
+`permanent` attribute (TransportError) on failure; a WindowClosed error (by class name or
+by WeChat's window errcodes) means "send it as a template message instead". Duck typing
+keeps `run_forever(redis, transport, config)` free of a message-factory argument and
+keeps the gateway free to grow, while tests still run against the real WeChatTransport.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+import peewee
+
+from models import outbox
+from models.clock import now
+from models.enums import Channel, OutboundStatus
+from models.org import User
+from models.outbox import Outbound
+
+log = logging.getLogger("sidan.scheduler.drain")
+
+CS_WINDOW = timedelta(hours=48)
+# 45015: window closed (or unsubscribed); 45047: cs message count cap within the window.
+WINDOW_ERRCODES = frozenset({45015, 45047})
+
+
+@dataclass(frozen=True)
+class Message:
+    """What a transport sends; field for field the same as bot.gateway.OutboundMessage."""
+
+    openid: str
+    channel: str
+    text: str
+    template_id: str | None = None
+    data: dict | None = None
+    page: str | None = None
+
+
+class Transport(Protocol):
+    def send(self, message) -> str | None: ...
+
+
+def choose_channel(row: Outbound, at=None, window: timedelta = CS_WINDOW) -> str:
+    """cs when the user wrote within the window, else template; explicit channels stay."""
+    if row.channel != Channel.AUTO:
+        return row.channel
+    last = (
+        User.select(User.last_message_at).where(User.id == row.user_id).scalar()
+        if row.user_id
+        else None
+    )
+    at = at or now()
+    return Channel.CS if last is not None and last >= at - window else Channel.TEMPLATE
+
+
+def build_message(row: Outbound, channel: str, template_ids: dict | None = None) -> Message:
+    """The message for one row on one channel (template id picked by the row's kind)."""
+    ids = template_ids or {}
+    template_id = None
+    if channel in (Channel.TEMPLATE, Channel.SUBSCRIBE):
+        template_id = ids.get(row.template) or ids.get("notice")
+    data = row.data if isinstance(row.data, dict) else None
+    page = data.get("page") if data else None
+    fields = {k: v for k, v in data.items() if k != "page"} if data else None
+    return Message(
+        openid=row.openid,
+        channel=channel,
+        text=row.text,
+        template_id=template_id,
+        data=fields or None,
+        page=page,
+    )
+
+
+def is_window_closed(exc: BaseException) -> bool:
+    """True for the gateway's WindowClosed (or a raw 48 h window errcode)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return "WindowClosed" in names or getattr(exc, "errcode", None) in WINDOW_ERRCODES
+
+
+def _send(transport: Transport, row: Outbound, channel: str, template_ids) -> tuple[str, str]:
+    """Send on `channel`; on a closed window resend once as a template. Returns (channel, id)."""
+    try:
+        return channel, transport.send(build_message(row, channel, template_ids))
+    except Exception as exc:
+        if channel != Channel.CS or not is_window_closed(exc):
+            raise
+        log.info("outbound %s: 48 h window closed, falling back to template", row.id)
+        # Remember the fallback, so a retry does not knock on the closed window again.
+        (
+            Outbound.update(channel=Channel.TEMPLATE)
+            .where((Outbound.id == row.id) & (Outbound.claim_token == row.claim_token))
+            .execute()
+        )
+        return Channel.TEMPLATE, transport.send(build_message(row, Channel.TEMPLATE, template_ids))
+
+
+def _defer(row: Outbound, seconds: float) -> None:
+    """Honour the API's own wait (e.g. 45009 quota) when it is longer than our backoff."""
+    (
+        Outbound.update(next_attempt_at=now() + timedelta(seconds=seconds))
+        .where(
+            (Outbound.id == row.id)
+            & (Outbound.status == OutboundStatus.PENDING)
+            & (Outbound.attempts == row.attempts)
+            & (Outbound.next_attempt_at < now() + timedelta(seconds=seconds))
+        )
+        .execute()
+    )
+
+
+def _claim() -> Outbound | None:
+    """claim_next, retried when SQLite reports a lock instead of waiting for it."""
+    for attempt in range(5):
+        try:
+            return outbox.claim_next()
+        except peewee.OperationalError:
+            # claim_next updates while its SELECT cursor is still open; on SQLite (WAL) that
+            # read snapshot cannot be upgraded once another drainer wrote, so the UPDATE fails
+            # at once (nothing was changed) rather than waiting on busy_timeout. Try again.
+            if attempt == 4:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    return None
+
+
+def handle_one_outbound(
+    transport: Transport,
+    *,
+    window: timedelta = CS_WINDOW,
+    template_ids: dict | None = None,
+    max_attempts: int = outbox.MAX_ATTEMPTS,
+) -> bool:
+    """Claim and deliver one due outbox row; False when nothing was due."""
+    row = _claim()
+    if row is None:
+        return False
+    channel = choose_channel(row, window=window)
+    try:
+        sent_channel, msgid = _send(transport, row, channel, template_ids)
+    except Exception as exc:
+        permanent = getattr(exc, "permanent", None)
+        if permanent is None:  # not a transport error: a bug or an unexpected failure
+            log.exception("outbound %s: unexpected error while sending", row.id)
+        error = f"{type(exc).__name__}: {exc}"
+        status = outbox.mark_failed(
+            row, error, permanent=bool(permanent), max_attempts=max_attempts
+        )
+        retry_after = getattr(exc, "retry_after", None)
+        if status == OutboundStatus.PENDING and retry_after:
+            _defer(row, retry_after)
+        log.warning("outbound %s attempt %s failed (%s): %s", row.id, row.attempts, status, error)
+        return True
+    if not outbox.mark_sent(row, channel=sent_channel, msgid=msgid):
+        log.error("outbound %s was sent but its claim had expired; check for a duplicate", row.id)
+    return True
+
+
+def drain(transport: Transport, limit: int = 200, **options) -> int:
+    """Deliver up to `limit` due rows; returns how many rows were handled."""
+    handled = 0
+    while handled < limit and handle_one_outbound(transport, **options):
+        handled += 1
+    return handled
