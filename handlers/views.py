@@ -29,7 +29,8 @@ def line(ticket: Ticket, *, show_holder: bool = True) -> str:
         holder = f"（{ticket.assignee.display_name()}）"
     elif show_holder and ticket.work_unit_id and ticket.is_open:
         holder = f"（{ticket.work_unit.name}）"
-    return f"{notices.brief(ticket)} · {state}{holder}"
+    neighbours = f" · {ticket.subscriber_count + 1}人反映" if ticket.subscriber_count else ""
+    return f"{notices.brief(ticket)} · {state}{holder}{neighbours}"
 
 
 def lines(tickets, **kw) -> str:

@@ -90,6 +90,7 @@ def test_a_neighbour_can_join_an_existing_ticket(chat, demo):
     assert f"已关注工单 #{number}" in joined and "已有 2 人反映" in joined
     assert Ticket.select().count() == 1
     assert Ticket.get_by_id(number).subscriber_count == 1
+    assert f"#{number}" in (queue := chat("demo_dispatcher_1").say("待派单")) and "2人反映" in queue
 
 
 def test_cancel_leaves_a_half_told_report(chat, demo):
