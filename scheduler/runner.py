@@ -1,0 +1,113 @@
+"""`sidan scheduler`: APScheduler running the jobs while this process holds the Redis lease.
+
+Every job is safe to run twice (compare-and-set on tickets, atomic outbox claims, digest
+dedupe keys), so the lease is about not doing the work twice, not about correctness: a
+leader that stalls past its lease and overlaps its successor for one run does no harm.
+"""
+
+import logging
+import signal
+import threading
+import time
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from models.clock import CHINA
+from models.db import database
+from scheduler import jobs
+from scheduler.lease import Lease
+
+log = logging.getLogger("sidan.scheduler")
+
+LEASE_KEY = "scheduler:lease"
+LEASE_TTL_S = 30.0
+DRAIN_EVERY_S = 5.0
+SWEEP_EVERY_S = 60.0
+
+
+def _guarded(name: str, fn, lease: Lease):
+    """Run `fn` only while leading, with its own database connection; never raise."""
+
+    def run():
+        if not lease.held:
+            return
+        started = time.monotonic()
+        try:
+            with database.connection_context():
+                fn()
+        except Exception:
+            log.exception("job %s failed", name)
+        else:
+            log.debug("job %s took %.3fs", name, time.monotonic() - started)
+
+    return run
+
+
+def build_scheduler(lease: Lease, transport, config, *, drain_every_s=DRAIN_EVERY_S,
+                    sweep_every_s=SWEEP_EVERY_S) -> BackgroundScheduler:  # fmt: skip
+    """A BackgroundScheduler (Beijing time) with the sweep, drain and digest jobs."""
+    hour = int(getattr(config, "DIGEST_HOUR", 8))
+    templates = getattr(config, "TEMPLATE_IDS", None) or {}
+    sched = BackgroundScheduler(
+        timezone=CHINA,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600},
+    )
+    table = [
+        ("drain", lambda: jobs.drain_job(transport, templates), IntervalTrigger(seconds=drain_every_s)),
+        ("sweep", jobs.sweep_job, IntervalTrigger(seconds=sweep_every_s)),
+        ("daily_digest", lambda: jobs.digest_job("daily"), CronTrigger(hour=hour, minute=0, timezone=CHINA)),
+        ("weekly_digest", lambda: jobs.digest_job("weekly"),
+         CronTrigger(day_of_week="mon", hour=hour, minute=0, timezone=CHINA)),
+    ]  # fmt: skip
+    for name, fn, trigger in table:
+        sched.add_job(_guarded(name, fn, lease), trigger, id=name, name=name)
+    return sched
+
+
+def _install_signals(stop: threading.Event) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return  # signals can only be handled in the main thread (tests run us elsewhere)
+
+    def on_signal(signum, frame):
+        log.info("signal %s received, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def run_forever(redis_client, transport, config, *, stop: threading.Event | None = None,
+                lease_ttl_s: float = LEASE_TTL_S, **intervals) -> None:  # fmt: skip
+    """Hold (or wait for) the lease and run the jobs until SIGTERM/SIGINT or `stop`."""
+    stop = stop or threading.Event()
+    _install_signals(stop)
+    lease = Lease(redis_client, config.REDIS_PREFIX + LEASE_KEY, ttl_s=lease_ttl_s)
+    sched = build_scheduler(lease, transport, config, **intervals)
+    sched.start()
+    log.info("scheduler %s started; waiting for the lease", lease.owner)
+    leading = False
+    try:
+        while not stop.is_set():
+            now_leading = lease.keep()
+            if now_leading != leading:
+                log.info("scheduler %s is %s", lease.owner, "leader" if now_leading else "standby")
+                leading = now_leading
+            # Renew at a third of the TTL: two missed renewals still leave time to act.
+            stop.wait(lease_ttl_s / 3)
+    finally:
+        sched.shutdown(wait=True)
+        lease.release()
+        log.info("scheduler %s stopped", lease.owner)
+
+
+def run_once(transport, config=None, *, digests: bool = False) -> dict:
+    """Run each job once now (operators and tests); digests only when asked."""
+    templates = getattr(config, "TEMPLATE_IDS", None) or {}
+    result = {"sweep": dict(jobs.sweep_job())}
+    if digests:
+        result["daily_digest"] = jobs.digest_job("daily")
+        result["weekly_digest"] = jobs.digest_job("weekly")
+    result["drain"] = jobs.drain_job(transport, templates)
+    return result
