@@ -9,6 +9,7 @@ import logging
 import signal
 import threading
 import time
+from functools import partial
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -54,13 +55,18 @@ def build_scheduler(lease: Lease, transport, config, *, drain_every_s=DRAIN_EVER
         timezone=CHINA,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600},
     )
+    daily = CronTrigger(hour=hour, minute=0, timezone=CHINA)
+    weekly = CronTrigger(day_of_week="mon", hour=hour, minute=0, timezone=CHINA)
     table = [
-        ("drain", lambda: jobs.drain_job(transport, templates), IntervalTrigger(seconds=drain_every_s)),
+        (
+            "drain",
+            partial(jobs.drain_job, transport, templates),
+            IntervalTrigger(seconds=drain_every_s),
+        ),
         ("sweep", jobs.sweep_job, IntervalTrigger(seconds=sweep_every_s)),
-        ("daily_digest", lambda: jobs.digest_job("daily"), CronTrigger(hour=hour, minute=0, timezone=CHINA)),
-        ("weekly_digest", lambda: jobs.digest_job("weekly"),
-         CronTrigger(day_of_week="mon", hour=hour, minute=0, timezone=CHINA)),
-    ]  # fmt: skip
+        ("daily_digest", partial(jobs.digest_job, "daily"), daily),
+        ("weekly_digest", partial(jobs.digest_job, "weekly"), weekly),
+    ]
     for name, fn, trigger in table:
         sched.add_job(_guarded(name, fn, lease), trigger, id=name, name=name)
     return sched
