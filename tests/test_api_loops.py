@@ -134,7 +134,7 @@ def test_resident_urges_then_cancels(client, auth, demo):
     assert cancelled["state"] == State.CANCELLED
 
 
-def test_supervisor_reads_figures_of_their_subtree(client, auth, demo):
+def test_supervisor_reads_the_digest_figures_of_their_subtree(client, auth, demo):
     resident = auth(demo.resident_1)
     for text in ("路灯坏了", "楼道堆物"):
         post(client, resident, "/api/v1/tickets", {"text": text}, status=201)
@@ -144,9 +144,33 @@ def test_supervisor_reads_figures_of_their_subtree(client, auth, demo):
     assert response.status_code == 200
     body = response.get_json()
     assert body["unit"]["id"] == demo.supervisor_1.org_unit_id
-    figures = body["figures"]
-    if body["source"] == "sql":
-        assert figures["received"] == 2 and figures["by_state"] == {"submitted": 2}
+    assert body["source"] == "digest"
+    assert body["figures"]["new"] == 2 and "satisfaction_rate" in body["figures"]
+
+
+def test_figures_fall_back_to_sql_counts_when_the_digest_fails(client, auth, demo, monkeypatch):
+    from models import digest
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("digest under construction")
+
+    monkeypatch.setattr(digest, "figures", broken)
+    post(client, auth(demo.resident_1), "/api/v1/tickets", {"text": "路灯坏了"}, status=201)
+
+    body = client.get("/api/v1/figures", headers=auth(demo.supervisor_1)).get_json()
+
+    assert body["source"] == "sql"
+    assert body["figures"]["received"] == 1 and body["figures"]["by_state"] == {"submitted": 1}
+
+
+def test_figures_of_a_unit_outside_my_subtree_are_404(client, auth, demo):
+    outside = demo["city_dispatcher"].org_unit_id  # the city is above the community
+    headers = auth(demo.supervisor_1)
+
+    response = client.get(f"/api/v1/figures?unit_id={outside}", headers=headers)
+    backwards = client.get("/api/v1/figures?start=2026-11-10&end=2026-11-01", headers=headers)
+
+    assert response.status_code == 404 and backwards.status_code == 422
 
 
 def test_mixed_loop_filed_in_chat_taken_in_api_rated_in_chat(client, auth, demo):

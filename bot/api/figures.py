@@ -43,6 +43,8 @@ def _jsonable(value):
         return [_jsonable(v) for v in value]
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        return int(value.total_seconds())
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, str | int | float | bool) or value is None:
@@ -56,7 +58,13 @@ def _from_digest(unit: OrgUnit, start_at: datetime, end_at: datetime):
     except ImportError:
         return None
     try:
-        return _jsonable(digest.figures(unit, start_at, end_at))
+        result = digest.figures(unit, start_at, end_at)
+        rates = {
+            name: getattr(result, name)
+            for name in ("completion_rate", "satisfaction_rate")
+            if hasattr(result, name)
+        }
+        return {**_jsonable(result), **rates}
     except Exception:  # the digest is optional here; the SQL counts still answer
         log.exception("models.digest.figures failed; falling back to SQL counts")
         return None
