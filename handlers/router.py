@@ -28,10 +28,11 @@ SCENE_INVITE = "invite_"
 def handle(message: Inbound, ctx: Context) -> str:
     """The reply text for one message ('' means reply nothing)."""
     user = touch_user(message.openid)
-    lock = ctx.redis.lock(ctx.key("lock", message.openid), timeout=10, blocking_timeout=4)
-    # One message per person at a time: a photo and a text sent together must not race.
+    # One message per person at a time: a photo and a text sent together must not race. This
+    # runs off the request thread, so waiting here costs a late push, never a lost message.
+    lock = ctx.redis.lock(ctx.key("lock", message.openid), timeout=60, blocking_timeout=45)
     if not lock.acquire():
-        return texts.BUSY
+        raise RuntimeError(f"conversation lock for {message.openid} held for 45 s")
     try:
         return _handle(message, user, ctx)
     except TicketError as exc:

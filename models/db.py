@@ -34,8 +34,21 @@ SQLITE_PRAGMAS = {
 }
 
 
+_bound_url: str | None = None
+
+
 def open_database(url: str) -> peewee.Database:
-    """Connect the models to the database at `url` (sqlite:///path or postgresql://...)."""
+    """Connect the models to the database at `url` (sqlite:///path or postgresql://...).
+
+    Binding the same URL again keeps the existing handle (and its connection pool): a new
+    pool per app would leave the old one's connections open until garbage collection.
+    """
+    global _bound_url
+    if url == _bound_url and database.obj is not None:
+        return database.obj
+    if database.obj is not None:
+        close_pool = getattr(database.obj, "close_all", None)
+        close_pool() if close_pool else database.obj.close()
     scheme = urlparse(url).scheme
     if scheme.startswith("sqlite"):
         db = connect(url, pragmas=SQLITE_PRAGMAS)
@@ -46,6 +59,7 @@ def open_database(url: str) -> peewee.Database:
     else:
         raise ValueError(f"unsupported DATABASE_URL scheme: {scheme!r}")
     database.initialize(db)
+    _bound_url = url
     return db
 
 

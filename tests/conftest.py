@@ -160,18 +160,31 @@ class DemoPeople:
 
 
 @pytest.fixture
-def live_server(app):
-    """The app on a real HTTP port (werkzeug, threaded), as WeChat would reach it."""
+def live_server_factory():
+    """Serve any app on a real HTTP port (werkzeug, threaded), as WeChat would reach it."""
     import threading
 
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    running = []
+
+    def serve(application) -> str:
+        server = make_server("127.0.0.1", 0, application, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield serve
+    for server, thread in running:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app, live_server_factory):
+    """The test app on a real HTTP port."""
+    return live_server_factory(app)
 
 
 @pytest.fixture

@@ -1,0 +1,35 @@
+"""The embedded defaults a newcomer runs: no REDIS_URL, so fakeredis stands in (in-process,
+or over TCP as `sidan run` shares it). Lua must work there: the lease and locks use it."""
+
+import threading
+
+import fakeredis
+import redis
+
+from bot.app import create_app
+from bot.chat import ChatClient
+from scheduler.lease import Lease
+
+
+def test_the_webhook_runs_a_conversation_without_redis_url(config, demo, live_server_factory):
+    config.REDIS_URL = None
+    app = create_app(config)
+    url = live_server_factory(app)
+    resident = ChatClient(url, config.WECHAT_TOKEN, "demo_resident_1")
+    assert "类别：供电/照明" in resident.say("3号楼楼道灯坏了")
+    assert "工单号 #1" in resident.say("确认")
+
+
+def test_the_scheduler_lease_works_on_the_shared_tcp_stand_in():
+    server = fakeredis.TcpFakeServer(("127.0.0.1", 0), server_type="redis")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host, port = server.server_address
+        first = Lease(redis.Redis(host=host, port=port), "sidan:test:lease", ttl_s=5)
+        second = Lease(redis.Redis(host=host, port=port), "sidan:test:lease", ttl_s=5)
+        assert first.acquire() and not second.acquire()
+        assert first.renew()
+        first.release()
+        assert second.acquire()
+    finally:
+        server.shutdown()
