@@ -37,6 +37,11 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
     config = config or Config(**overrides)
     app = Flask(__name__)
     app.config.update(config.as_dict())
+    if config.PROXY_HOPS:
+        # Behind a load balancer the client address (for per-IP limits) is in X-Forwarded-For.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.PROXY_HOPS, x_proto=config.PROXY_HOPS)
     # Webhook bodies are small; the API's photo upload raises its own cap per route.
     app.config["MAX_CONTENT_LENGTH"] = 48 * 1024 * 1024
     connect_database(config)

@@ -25,8 +25,12 @@ class Config:
         self.WECHAT_SECRET = _env("WECHAT_SECRET")
         self.WECHAT_AES_KEY = _env("WECHAT_AES_KEY")
         self.WECHAT_API_BASE = _env("WECHAT_API_BASE", "https://api.weixin.qq.com")
-        self.MINI_APPID = _env("MINI_APPID", self.WECHAT_APPID)
-        self.MINI_SECRET = _env("MINI_SECRET", self.WECHAT_SECRET)
+        # The mini-program is its own WeChat app. Without MINI_SECRET the API accepts only
+        # "dev:<openid>" login codes (local use).
+        self.MINI_APPID = _env("MINI_APPID", "wx_sidan_mini_dev")
+        self.MINI_SECRET = _env("MINI_SECRET")
+        # Number of reverse proxies in front (X-Forwarded-For is trusted that many hops).
+        self.PROXY_HOPS = int(_env("PROXY_HOPS", "0"))
         # Template ids per notice kind, e.g. {"notice": "TPL1", "rating": "TPL2"}.
         self.TEMPLATE_IDS = json.loads(_env("WECHAT_TEMPLATE_IDS", "{}"))
         self.OPEN311_API_KEYS = [k for k in (_env("OPEN311_API_KEYS", "") or "").split(",") if k]

@@ -34,8 +34,7 @@ def make_transport(config: Config, redis_client) -> gateway.Transport:
     """WeChat when credentials are set; otherwise print what would be sent."""
     if not config.wechat_live:
         return gateway.ConsoleTransport()
-    separate_mini = config.MINI_APPID and config.MINI_APPID != config.WECHAT_APPID
-    mini = make_wechat_client(config, mini=True) if separate_mini and config.MINI_SECRET else None
+    mini = make_wechat_client(config, mini=True) if config.MINI_SECRET else None
     return gateway.WeChatTransport(make_wechat_client(config), mini)
 
 

@@ -63,7 +63,13 @@ def enqueue(
     channel: Channel = Channel.AUTO,
     dedupe_key: str | None = None,
 ) -> bool:
-    """Queue a message for `user`; with a dedupe_key, a second enqueue is a no-op."""
+    """Queue a message for `user`; with a dedupe_key, a second enqueue is a no-op.
+
+    Nothing is queued for people WeChat will not let us message: those who unfollowed the
+    account, and reporters from other systems (Open311) who have no WeChat identity.
+    """
+    if not user.subscribed:
+        return False
     query = Outbound.insert(
         user=user,
         openid=user.openid,

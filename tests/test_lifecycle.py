@@ -391,3 +391,11 @@ def test_staff_roles_come_from_org_units(demo):
     assert demo.dispatcher_1.org_unit.level == Level.COMMUNITY
     grids = OrgUnit.select().where(OrgUnit.level == Level.GRID).count()
     assert grids == 8
+
+
+def test_nothing_is_queued_for_someone_who_unfollowed(demo):
+    ticket = file_ticket(demo)
+    User.update(subscribed=False).where(User.openid == "demo_resident_1").execute()
+    lifecycle.dispatch(ticket.id, demo.dispatcher_1, to_pool=True)
+    assert inbox(demo.resident_1) == []
+    assert any("附近有一单" in t for t in inbox(demo.volunteer_1))
