@@ -40,7 +40,7 @@ g AS (
       THEN %(now)s::timestamp - ((g / 100) %% 30) * interval '1 day' - interval '3 day'
       ELSE %(now)s::timestamp - (g::float / %(n)s) * interval '1095 day' END AS created,
     (g * 7919) %% 72 AS hours
-  FROM generate_series(1, %(n)s) g
+  FROM generate_series(1::bigint, %(n)s::bigint) g
 )
 INSERT INTO ticket (reporter_id, text, category, urgency, state, version, level, org_unit_id,
   grid_id, area_path, compound_id, building, unit_no, room, photos, channel, in_pool,
@@ -149,12 +149,24 @@ def main() -> None:
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--db", default="sidan_bench")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE plans")
+    parser.add_argument(
+        "--no-digest-indexes",
+        action="store_true",
+        help="measure without models.digest.ensure_digest_indexes()",
+    )
+    parser.add_argument("--reuse", action="store_true", help="measure the existing database")
     args = parser.parse_args()
     clock.set_now(NOW)
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
-        url = recreate(args.admin_url, args.db)
-        seconds = seed(url, n)
+        if args.reuse:
+            seconds = 0.0
+            open_database(args.admin_url.rsplit("/", 1)[0] + f"/{args.db}")
+        else:
+            seconds = seed(recreate(args.admin_url, args.db), n)
+        if not args.no_digest_indexes:
+            digest.ensure_digest_indexes()
+            database.execute_sql("ANALYZE")
         row = measure(n, args.runs)
         row["seed_s"] = seconds
         rows.append(row)
