@@ -70,13 +70,19 @@ def serve(host, port, workers, threads):
 
 
 @main.command("scheduler")
-def scheduler_cmd():
+@click.option("--once", is_flag=True, help="Run the sweep and one outbox drain now, then exit.")
+@click.option("--digests", is_flag=True, help="With --once: also send today's digests.")
+def scheduler_cmd(once, digests):
     """Run the scheduler: deadline sweep, rating loop, digests, outbound delivery."""
-    from scheduler.runner import run_forever
+    from scheduler.runner import run_forever, run_once
 
     app = create_app(Config())
     with app.app_context():
         svc = services()
+        if once:
+            result = run_once(svc.transport, svc.config, digests=digests)
+            click.echo(json.dumps(result, ensure_ascii=False))
+            return
         run_forever(svc.redis, svc.transport, svc.config)
 
 

@@ -1,11 +1,10 @@
 """The deadline sweep's decisions (DESIGN §6): remind, escalate, ask for a rating, auto-close.
 
-The sweep reads only tickets whose `next_check_at` has come (a partial index), acts through
+The sweep (scheduler.jobs.sweep_job) reads only tickets whose `next_check_at` has come (a
+partial index) and hands each to `handle_due`, which acts through
 the lifecycle with the version it judged, and so acts once per breach however many sweeps
 run at once or again.
 """
-
-from collections import Counter
 
 from models import lifecycle
 from models.clock import now
@@ -60,16 +59,6 @@ def _reschedule(ticket: Ticket, at) -> None:
         .execute()
     )
     return None
-
-
-def sweep(limit: int = 500) -> Counter:
-    """One pass over the tickets that are due; returns how many of each action were taken."""
-    done: Counter = Counter()
-    for ticket in Ticket.due_for_sweep(now()).limit(limit):
-        action = handle_due(ticket)
-        if action:
-            done[action] += 1
-    return done
 
 
 def overdue_query(at=None):

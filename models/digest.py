@@ -11,7 +11,7 @@ import peewee
 from peewee import JOIN, OP, Case, Expression, fn
 
 from models.clock import from_local, now, to_local
-from models.db import database, is_postgres
+from models.db import is_postgres
 from models.enums import OPEN_STATES, Level, Role, State
 from models.org import Compound, OrgUnit, User, mask_name
 from models.routing import routing
@@ -279,21 +279,6 @@ def _volunteers(f: DigestFigures, area, start, end, limit: int) -> None:
         ActiveVolunteer(mask_name(name) or "志愿者", int(c), int(points.get(uid) or 0))
         for uid, name, c in ranked[:limit]
     ]
-
-
-DIGEST_INDEXES = (
-    ("ticket_resolved_at", "ticket", "resolved_at"),
-    ("ticket_closed_at", "ticket", "closed_at"),
-    ("ticket_due_at", "ticket", "due_at"),
-    ("points_entry_created_at", "points_entry", "created_at"),
-)
-
-
-def ensure_digest_indexes() -> list[str]:
-    """Create the indexes the period counts need (idempotent); belongs in a schema migration."""
-    for name, table, column in DIGEST_INDEXES:
-        database.execute_sql(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ("{column}")')
-    return [name for name, _, _ in DIGEST_INDEXES]
 
 
 def figures(unit: OrgUnit, start: datetime, end: datetime, *, at=None, limit: int = 5):

@@ -101,7 +101,9 @@ def claim_next() -> Outbound | None:
         .order_by(Outbound.next_attempt_at, Outbound.id)
         .limit(10)
     )
-    for row in candidates:
+    # Read the candidates first: updating while the SELECT cursor is open cannot upgrade a
+    # SQLite read snapshot once another drainer has written.
+    for row in list(candidates):
         token = str(uuid.uuid4())
         won = (
             Outbound.update(
@@ -138,11 +140,18 @@ def mark_sent(row: Outbound, *, channel: str, msgid: str | None = None) -> bool:
 
 
 def mark_failed(
-    row: Outbound, error: str, *, permanent: bool = False, max_attempts: int = MAX_ATTEMPTS
+    row: Outbound,
+    error: str,
+    *,
+    permanent: bool = False,
+    max_attempts: int = MAX_ATTEMPTS,
+    retry_after: float | None = None,
 ) -> str:
-    """Settle a claimed row as failed: back off and retry, or dead-letter it."""
+    """Settle a claimed row as failed: back off (at least `retry_after`) and retry, or
+    dead-letter it."""
     dead = permanent or row.attempts >= max_attempts
     delay = min(BACKOFF_BASE_S * 2 ** max(row.attempts - 1, 0), BACKOFF_CAP_S)
+    delay = max(delay, retry_after or 0)
     status = OutboundStatus.DEAD if dead else OutboundStatus.PENDING
     (
         Outbound.update(

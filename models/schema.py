@@ -58,6 +58,20 @@ MIGRATIONS = [
         ],
     ),
 ]
+DIGEST_INDEXES = (
+    ("ticket", "resolved_at"),
+    ("ticket", "closed_at"),
+    ("ticket", "due_at"),
+    ("points_entry", "created_at"),
+)
+MIGRATIONS.append(
+    Migration(
+        3,
+        "indexes for digest period counts (resolved_at, closed_at, due_at, points created_at)",
+        lambda m: [m.add_index(table, (column,), False) for table, column in DIGEST_INDEXES],
+        lambda m: [m.drop_index(table, f"{table}_{column}") for table, column in DIGEST_INDEXES],
+    )
+)
 LATEST = MIGRATIONS[-1].version
 
 

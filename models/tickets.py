@@ -45,7 +45,7 @@ class Ticket(BaseModel):
     # Clocks (DESIGN §6): the running step's deadline, and the overall one.
     step = peewee.CharField(max_length=16, default="dispatch")
     step_due_at = peewee.DateTimeField(null=True)
-    due_at = peewee.DateTimeField(null=True)
+    due_at = peewee.DateTimeField(null=True, index=True)
     # Breaches already acted on in this step (0 none, 1 reminded, 2+ escalated).
     breach_count = peewee.IntegerField(default=0)
     # When the sweep must next look at this ticket; NULL once nothing can be due.
@@ -56,8 +56,8 @@ class Ticket(BaseModel):
     updated_at = peewee.DateTimeField(default=now)
     dispatched_at = peewee.DateTimeField(null=True)
     taken_at = peewee.DateTimeField(null=True)
-    resolved_at = peewee.DateTimeField(null=True)
-    closed_at = peewee.DateTimeField(null=True)
+    resolved_at = peewee.DateTimeField(null=True, index=True)
+    closed_at = peewee.DateTimeField(null=True, index=True)
 
     @property
     def number(self) -> str:
@@ -145,7 +145,7 @@ class PointsEntry(BaseModel):
     ticket = peewee.ForeignKeyField(Ticket, null=True)
     reason = peewee.CharField(max_length=32)
     points = peewee.IntegerField()
-    created_at = peewee.DateTimeField(default=now)
+    created_at = peewee.DateTimeField(default=now, index=True)
 
     class Meta:
         indexes = ((("ticket", "reason"), True),)

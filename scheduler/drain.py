@@ -10,16 +10,13 @@ keeps the gateway free to grow, while tests still run against the real WeChatTra
 """
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-import peewee
-
 from models import outbox
 from models.clock import now
-from models.enums import Channel, OutboundStatus
+from models.enums import Channel
 from models.org import User
 from models.outbox import Outbound
 
@@ -101,35 +98,6 @@ def _send(transport: Transport, row: Outbound, channel: str, template_ids) -> tu
         return Channel.TEMPLATE, transport.send(build_message(row, Channel.TEMPLATE, template_ids))
 
 
-def _defer(row: Outbound, seconds: float) -> None:
-    """Honour the API's own wait (e.g. 45009 quota) when it is longer than our backoff."""
-    (
-        Outbound.update(next_attempt_at=now() + timedelta(seconds=seconds))
-        .where(
-            (Outbound.id == row.id)
-            & (Outbound.status == OutboundStatus.PENDING)
-            & (Outbound.attempts == row.attempts)
-            & (Outbound.next_attempt_at < now() + timedelta(seconds=seconds))
-        )
-        .execute()
-    )
-
-
-def _claim() -> Outbound | None:
-    """claim_next, retried when SQLite reports a lock instead of waiting for it."""
-    for attempt in range(5):
-        try:
-            return outbox.claim_next()
-        except peewee.OperationalError:
-            # claim_next updates while its SELECT cursor is still open; on SQLite (WAL) that
-            # read snapshot cannot be upgraded once another drainer wrote, so the UPDATE fails
-            # at once (nothing was changed) rather than waiting on busy_timeout. Try again.
-            if attempt == 4:
-                raise
-            time.sleep(0.01 * (attempt + 1))
-    return None
-
-
 def handle_one_outbound(
     transport: Transport,
     *,
@@ -138,7 +106,7 @@ def handle_one_outbound(
     max_attempts: int = outbox.MAX_ATTEMPTS,
 ) -> bool:
     """Claim and deliver one due outbox row; False when nothing was due."""
-    row = _claim()
+    row = outbox.claim_next()
     if row is None:
         return False
     channel = choose_channel(row, window=window)
@@ -150,11 +118,9 @@ def handle_one_outbound(
             log.exception("outbound %s: unexpected error while sending", row.id)
         error = f"{type(exc).__name__}: {exc}"
         status = outbox.mark_failed(
-            row, error, permanent=bool(permanent), max_attempts=max_attempts
-        )
-        retry_after = getattr(exc, "retry_after", None)
-        if status == OutboundStatus.PENDING and retry_after:
-            _defer(row, retry_after)
+            row, error, permanent=bool(permanent), max_attempts=max_attempts,
+            retry_after=getattr(exc, "retry_after", None),
+        )  # fmt: skip
         log.warning("outbound %s attempt %s failed (%s): %s", row.id, row.attempts, status, error)
         return True
     if not outbox.mark_sent(row, channel=sent_channel, msgid=msgid):

@@ -179,9 +179,3 @@ def test_digest_job_sends_one_per_supervisor_and_period(db, data):
     clock.advance(timedelta(days=1))
     assert digest_job("daily") == 7
     assert Outbound.select().where(Outbound.template == "digest").count() == 21
-
-
-def test_digest_indexes_can_be_created_twice_and_change_no_figure(db, data):
-    before = digest.figures(community(), *digest.period("daily"))
-    assert digest.ensure_digest_indexes() == digest.ensure_digest_indexes()
-    assert digest.figures(community(), *digest.period("daily")) == before

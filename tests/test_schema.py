@@ -9,28 +9,38 @@ def columns(table: str) -> set[str]:
     return {c.name for c in database.get_columns(table)}
 
 
-def test_a_fresh_database_has_every_model_column(db):
+def indexes(table: str) -> set[str]:
+    return {i.name for i in database.get_indexes(table)}
+
+
+def test_a_fresh_database_has_every_model_column_and_index(db):
     for model in schema.ALL_MODELS:
+        table = model._meta.table_name
         expected = {f.column_name for f in model._meta.sorted_fields}
-        assert expected <= columns(model._meta.table_name), model.__name__
+        assert expected <= columns(table), model.__name__
+    assert {"ticket_resolved_at", "ticket_due_at", "ticket_external_ref"} <= indexes("ticket")
     assert schema.current_version() == schema.LATEST
 
 
-def test_upgrading_a_database_of_the_previous_schema_keeps_its_data(demo, request):
+def test_upgrading_a_database_of_an_earlier_schema_keeps_its_data(demo, request):
     from models import lifecycle
 
     ticket = lifecycle.submit(demo.resident_1, "单元门坏了", "public_facility")
     request.addfinalizer(schema.upgrade)  # leave the shared schema at the latest version
-    assert schema.downgrade(schema.LATEST - 1)
+    undone = schema.downgrade(1)
+    assert len(undone) == schema.LATEST - 1
     assert "external_ref" not in columns("ticket")
-    assert schema.current_version() == schema.LATEST - 1
-    # The previous schema still reads: its tickets are intact.
+    assert "ticket_resolved_at" not in indexes("ticket")
+    assert schema.current_version() == 1
+    # The earlier schema still reads: its tickets are intact.
     row = database.execute_sql("SELECT text FROM ticket WHERE id = %s" % ticket.id).fetchone()
     assert row[0] == "单元门坏了"
 
     applied = schema.upgrade()
-    assert applied == [f"v{schema.LATEST}: {schema.MIGRATIONS[-1].name}"]
+    assert applied == [f"v{m.version}: {m.name}" for m in schema.MIGRATIONS[1:]]
     assert "external_ref" in columns("ticket")
+    assert {"ticket_resolved_at", "ticket_closed_at", "ticket_due_at"} <= indexes("ticket")
+    assert "points_entry_created_at" in indexes("points_entry")
     upgraded = Ticket.get_by_id(ticket.id)
     assert upgraded.text == "单元门坏了" and upgraded.external_ref is None
     assert schema.upgrade() == []  # a second run changes nothing
