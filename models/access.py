@@ -7,12 +7,25 @@ from models.tickets import Ticket, TicketSubscriber
 
 
 def load_ticket(ticket_id) -> Ticket:
-    """The ticket with this number, or a polite not-found error."""
+    """The ticket with this number (its reporter loaded alongside), or a polite not-found error.
+
+    A Ticket instance is returned as it is: the caller already read it, and every transition
+    checks its version when it writes.
+    """
+    if isinstance(ticket_id, Ticket):
+        return ticket_id
     try:
         number = int(ticket_id)
     except (TypeError, ValueError):
         raise TicketError("工单号应该是数字，比如 #1024。", "invalid") from None
-    ticket = Ticket.get_or_none(Ticket.id == number) if 0 < number < 2**62 else None
+    ticket = None
+    if 0 < number < 2**62:
+        ticket = (
+            Ticket.select(Ticket, User)
+            .join(User, on=(Ticket.reporter == User.id))
+            .where(Ticket.id == number)
+            .get_or_none()
+        )
     if ticket is None:
         raise TicketError(f"没有找到工单 #{number}，请核对工单号。", "not_found")
     return ticket

@@ -22,11 +22,11 @@ def handle_due(ticket: Ticket) -> str | None:
         if ticket.state == State.RESOLVED:
             close_at = r.add(ticket.resolved_at, r.rating_close)
             if at >= close_at:
-                lifecycle.close_unrated(ticket.id, expect_version=ticket.version)
+                lifecycle.close_unrated(ticket, expect_version=ticket.version)
                 return "close_unrated"
             if not ticket.rating_reminded:
                 lifecycle.send_rating_reminder(
-                    ticket.id, expect_version=ticket.version, next_check_at=close_at
+                    ticket, expect_version=ticket.version, next_check_at=close_at
                 )
                 return "rating_reminder"
             return _reschedule(ticket, close_at)
@@ -39,11 +39,9 @@ def handle_due(ticket: Ticket) -> str | None:
         limits = r.limits[ticket.urgency]
         first = ticket.breach_count == 0
         if (first and limits.remind_first) or ticket.level == Level.CITY:
-            lifecycle.remind(ticket.id, expect_version=ticket.version, next_check_at=next_check)
+            lifecycle.remind(ticket, expect_version=ticket.version, next_check_at=next_check)
             return "remind"
-        lifecycle.breach_escalate(
-            ticket.id, expect_version=ticket.version, next_check_at=next_check
-        )
+        lifecycle.breach_escalate(ticket, expect_version=ticket.version, next_check_at=next_check)
         return "escalate"
     except TicketError as exc:
         if exc.code == "conflict":

@@ -4,7 +4,9 @@ A row is claimed with a compare-and-set, so two drainers never send one row twic
 claim that is never settled (a drainer died mid-send) is taken back after a lease.
 """
 
+import threading
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 import peewee
@@ -70,22 +72,40 @@ def enqueue(
     """
     if not user.subscribed:
         return False
-    query = Outbound.insert(
-        user=user,
-        openid=user.openid,
-        channel=channel,
-        template=template,
-        text=text,
-        data=data,
-        ticket=ticket,
-        dedupe_key=dedupe_key,
-        created_at=now(),
-        next_attempt_at=now(),
-    )
-    if dedupe_key:
-        query = query.on_conflict_ignore()
+    row = {
+        "user": user.id, "openid": user.openid, "channel": channel, "template": template,
+        "text": text, "data": data, "ticket": ticket.id if ticket is not None else None,
+        "dedupe_key": dedupe_key, "created_at": now(), "next_attempt_at": now(),
+    }  # fmt: skip
+    pending = getattr(_batch, "rows", None)
+    if pending is not None:
+        pending.append(row)
+        return True
+    return _insert([row]) > 0
+
+
+_batch = threading.local()
+
+
+def _insert(rows: list[dict]) -> int:
     # A row count, not lastrowid: SQLite reports a stale id for an ignored insert.
-    return query.as_rowcount().execute() > 0
+    return Outbound.insert_many(rows).on_conflict_ignore().as_rowcount().execute()
+
+
+@contextmanager
+def outbox_batch():
+    """Collect the enqueues of a block and insert them as one statement at its end (inside the
+    caller's transaction). Nested blocks join the outermost one."""
+    if getattr(_batch, "rows", None) is not None:
+        yield
+        return
+    _batch.rows = []
+    try:
+        yield
+        if _batch.rows:
+            _insert(_batch.rows)
+    finally:
+        _batch.rows = None
 
 
 def claim_next() -> Outbound | None:

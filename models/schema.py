@@ -124,4 +124,13 @@ def downgrade(target: int) -> list[str]:
 
 def drop_all() -> None:
     """Drop every table (tests and `sidan init-db --reset`)."""
-    database.drop_tables([*ALL_MODELS, SchemaVersion], safe=True, cascade=is_postgres())
+    if is_postgres():
+        database.drop_tables([*ALL_MODELS, SchemaVersion], safe=True, cascade=True)
+        return
+    # SQLite checks foreign keys row by row while dropping a filled table; the whole schema
+    # goes, so switch the check off for the drop (a pragma is a no-op inside a transaction).
+    database.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        database.drop_tables([*ALL_MODELS, SchemaVersion], safe=True)
+    finally:
+        database.execute_sql("PRAGMA foreign_keys = ON")

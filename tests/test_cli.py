@@ -83,3 +83,12 @@ def test_menu_installs_through_the_api(sidan, monkeypatch, fake_wechat):
     assert "menu installed" in result.output
     sent = fake_wechat.sent("/cgi-bin/menu/create")
     assert [b["name"] for b in sent[-1]["body"]["button"]] == ["报事", "我的工单", "更多"]
+
+
+def test_init_db_reset_empties_a_filled_database(sidan, demo):
+    from models import lifecycle
+    from models.tickets import Ticket
+
+    lifecycle.submit(demo.resident_1, "路灯坏了", "power_lighting")
+    assert "created schema" in sidan("init-db", "--reset").output
+    assert Ticket.select().count() == 0 and User.select().count() == 0

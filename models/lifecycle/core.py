@@ -7,7 +7,7 @@ from models.db import write_transaction
 from models.enums import ACTIVE_STATES, OPEN_STATES, Action, Role, State, Step
 from models.errors import TicketError
 from models.org import Compound, OrgUnit, User, WorkUnit, responsible_staff
-from models.outbox import enqueue
+from models.outbox import enqueue, outbox_batch
 from models.routing import routing
 from models.tickets import Ticket, TicketEvent, TicketSubscriber
 
@@ -51,7 +51,8 @@ def transition(fn):
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
-        with write_transaction():
+        # The outbound rows a transition causes go in as one INSERT before the commit.
+        with write_transaction(), outbox_batch():
             return fn(*args, **kwargs)
 
     return wrapper
@@ -84,21 +85,24 @@ def move(ticket, action, actor, *, to_state=None, note="", data=None, **changes)
         if action == Action.TAKE:
             raise TicketError(f"手慢了一步，工单 {ticket.number} 已经被别人接走了。", "conflict")
         raise TicketError(f"工单 {ticket.number} 刚刚有了变化，请查看后再试。", "conflict")
-    fresh = Ticket.get_by_id(ticket.id)
+    from_state = ticket.state
+    # The row now holds exactly `changes`: apply them to the instance instead of re-reading.
+    for field, value in changes.items():
+        setattr(ticket, field, value)
     TicketEvent.create(
-        ticket=fresh,
+        ticket=ticket,
         actor=actor,
         action=action,
-        from_state=ticket.state,
+        from_state=from_state,
         to_state=to_state,
-        level=fresh.level,
-        org_unit=fresh.org_unit_id,
-        assignee=fresh.assignee_id,
+        level=ticket.level,
+        org_unit=ticket.org_unit_id,
+        assignee=ticket.assignee_id,
         note=note,
         data=data,
         created_at=at,
     )
-    return fresh
+    return ticket
 
 
 def step_clock(urgency: str, step: Step, start=None) -> dict:
