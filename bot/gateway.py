@@ -161,8 +161,35 @@ class SidanWeChatClient(WeChatClient):
             return url
         return self.api_base + url[len(DEFAULT_API_BASE) :]
 
-    def fetch_access_token(self) -> dict:
-        """Fetch a new token and share it through the session (Redis) with every process."""
+    def fetch_access_token(self, stale: str | None = None) -> dict:
+        """Fetch a new token and share it through the session (Redis) with every process.
+
+        One process at a time fetches (a Redis lock): each fetch revokes the token before it,
+        so two cold workers fetching at once would leave one holding a dead token. After the
+        lock, a token other than `stale` already in Redis is someone else's fresh fetch.
+        """
+        redis_client = getattr(self.session, "redis", None)
+        if redis_client is None:
+            return self._fetch_token()
+        lock = redis_client.lock(
+            f"{self.access_token_key}:refresh", timeout=self.timeout * 3,
+            blocking_timeout=self.timeout * 2,
+        )  # fmt: skip
+        if not lock.acquire():
+            raise TransportError("access token refresh is stuck in another process")
+        try:
+            current = self.session.get(self.access_token_key)
+            if current and current != stale:
+                self.expires_at = None
+                return {"access_token": current}
+            return self._fetch_token()
+        finally:
+            try:
+                lock.release()
+            except Exception:  # the lock expired; the token is stored either way
+                pass
+
+    def _fetch_token(self) -> dict:
         # wechatpy's own fetch ignores API_BASE_URL and sends without a timeout.
         params = {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret}
         try:
@@ -235,7 +262,7 @@ def _refresh_token(client: WeChatClient, stale: str | None) -> None:
     current = client.session.get(client.access_token_key)
     if current and stale and current != stale:
         return  # another process refreshed already; fetching again would revoke its token
-    client.fetch_access_token()
+    client.fetch_access_token(stale=stale or current)
 
 
 def _translate(exc: WeChatClientException) -> TransportError:

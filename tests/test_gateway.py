@@ -185,13 +185,18 @@ def test_expired_token_twice_gives_up_after_exactly_two_attempts(transport, wech
     assert len(wechat.sent(CS)) == 2
 
 
+def force_refresh(client):
+    """What a worker does when WeChat told it its token is stale: fetch past that token."""
+    client.fetch_access_token(stale=client.session.get(client.access_token_key))
+
+
 def test_token_refreshed_by_another_process_is_picked_up_from_redis(
     client_factory,
     wechat,
 ):
     ours, theirs = WeChatTransport(client_factory()), client_factory()
     ours.send(cs_message())
-    theirs.fetch_access_token()  # another worker refreshed; WeChat revoked our old token
+    force_refresh(theirs)  # another worker refreshed; WeChat revoked our old token
 
     ours.send(cs_message())
 
@@ -206,7 +211,7 @@ def test_losing_a_refresh_race_reuses_the_winners_token(client_factory, wechat):
     def send_while_another_worker_refreshes():
         token = ours.access_token
         if not read_tokens:
-            theirs.fetch_access_token()  # lands while our request is in flight
+            force_refresh(theirs)  # lands while our request is in flight
         read_tokens.append(token)
         body = {"touser": "o_x", "msgtype": "text", "text": {"content": "hi"}}
         return ours.post("message/custom/send", params={"access_token": token}, data=body)
@@ -398,3 +403,24 @@ def test_recording_transport_records_and_replays_queued_failures():
     recorder.send(cs_message())
 
     assert recorder.messages == [cs_message()]
+
+
+def test_cold_workers_fetching_at_once_share_one_token(client_factory, wechat):
+    import threading
+
+    clients = [client_factory() for _ in range(4)]
+    barrier = threading.Barrier(len(clients))
+    tokens = []
+
+    def first_use(client):
+        barrier.wait()
+        tokens.append(client.access_token)
+
+    threads = [threading.Thread(target=first_use, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    # One fetch: a second would have revoked the first worker's token.
+    assert len(wechat.sent(TOKEN)) == 1
+    assert len(set(tokens)) == 1 and len(tokens) == 4
