@@ -6,6 +6,7 @@ turns WeChat's failures into TransportError so the caller owns retries and backo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -184,10 +185,9 @@ class SidanWeChatClient(WeChatClient):
                 return {"access_token": current}
             return self._fetch_token()
         finally:
-            try:
+            # The lock may have expired under a slow fetch; the token is stored either way.
+            with contextlib.suppress(Exception):
                 lock.release()
-            except Exception:  # the lock expired; the token is stored either way
-                pass
 
     def _fetch_token(self) -> dict:
         # wechatpy's own fetch ignores API_BASE_URL and sends without a timeout.
