@@ -12,8 +12,6 @@ import re
 import sys
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import TextIO
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,6 +20,9 @@ from wechatpy import WeChatClient
 from wechatpy.client.api.base import BaseWeChatAPI
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
+
+from models.enums import Channel
+from models.outbox import OutboundMessage
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 TOKEN_KEY_PREFIX = "sidan_wechat"
@@ -36,12 +37,6 @@ WINDOW_ERRCODES = frozenset({45015, 45047})  # 48 h window closed / cs message c
 LOGIN_CODE_ERRCODES = frozenset({40029, 40163})  # invalid code / code already used
 # errcode -> seconds to wait; anything not here and not above is permanent.
 TRANSIENT_ERRCODES = {-1: None, 45009: 300.0, 45011: 60.0}
-
-
-class Channel(StrEnum):
-    CS = "cs"  # customer-service text, only inside the 48 h window
-    TEMPLATE = "template"  # Official Account template message
-    SUBSCRIBE = "subscribe"  # mini-program subscribe message, one per authorisation
 
 
 class TransportError(Exception):
@@ -67,16 +62,6 @@ class WindowClosed(TransportError):
 
 class InvalidCode(TransportError):
     """A mini-program login code was rejected (unknown, expired or already used)."""
-
-
-@dataclass(frozen=True)
-class OutboundMessage:
-    openid: str
-    channel: str
-    text: str
-    template_id: str | None = None
-    data: dict | None = None
-    page: str | None = None
 
 
 class Transport(ABC):

@@ -34,14 +34,7 @@ def _absorb(message, data: dict) -> None:
 
 
 def _absorb_text(text: str, data: dict) -> None:
-    names = compound_names()
-    mention = extract_place(text, names.keys())
-    if mention.compound_name:
-        data["compound_id"] = names[mention.compound_name].id
-    for field, value in (("building", mention.building), ("unit_no", mention.unit),
-                         ("room", mention.room)):  # fmt: skip
-        if value:
-            data[field] = value
+    mention = _absorb_place_only(text, data)
     if _only_place(text, mention):
         return
     data["text"] = f"{data['text']}；{text}" if data.get("text") else text
@@ -205,7 +198,8 @@ def give_place(message, session):
     return _next_question(message, session)
 
 
-def _absorb_place_only(text: str, data: dict) -> None:
+def _absorb_place_only(text: str, data: dict):
+    """Take the compound name and building/unit/room a message mentions; returns the mention."""
     names = compound_names()
     mention = extract_place(text, names.keys())
     if mention.compound_name:
@@ -214,6 +208,7 @@ def _absorb_place_only(text: str, data: dict) -> None:
                          ("room", mention.room)):  # fmt: skip
         if value:
             data[field] = value
+    return mention
 
 
 def choose_duplicate(message, session):

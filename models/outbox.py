@@ -7,6 +7,7 @@ claim that is never settled (a drainer died mid-send) is taken back after a leas
 import threading
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 import peewee
@@ -21,6 +22,18 @@ CLAIM_LEASE = timedelta(minutes=2)
 BACKOFF_BASE_S = 15
 BACKOFF_CAP_S = 3600
 MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """What a transport is asked to send: plain data, no WeChat or database types."""
+
+    openid: str
+    channel: str  # Channel.CS | TEMPLATE | SUBSCRIBE
+    text: str
+    template_id: str | None = None
+    data: dict | None = None
+    page: str | None = None
 
 
 class Outbound(BaseModel):

@@ -1,16 +1,15 @@
 """Outbound delivery: claim one outbox row, pick the channel, send it, settle it.
 
 The transport is injected (bot.gateway builds it). scheduler/ may not import bot/, so the
-contract with it is structural: `transport.send(message)` reads the attributes of
-`Message` (the same fields as bot.gateway.OutboundMessage) and raises an exception with a
-`permanent` attribute (TransportError) on failure; a WindowClosed error (by class name or
+contract with it is structural: `transport.send(message)` takes a
+models.outbox.OutboundMessage and raises an exception with a `permanent` attribute
+(TransportError) on failure; a WindowClosed error (by class name or
 by WeChat's window errcodes) means "send it as a template message instead". Duck typing
 keeps `run_forever(redis, transport, config)` free of a message-factory argument and
 keeps the gateway free to grow, while tests still run against the real WeChatTransport.
 """
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
@@ -18,25 +17,13 @@ from models import outbox
 from models.clock import now
 from models.enums import Channel
 from models.org import User
-from models.outbox import Outbound
+from models.outbox import Outbound, OutboundMessage
 
 log = logging.getLogger("sidan.scheduler.drain")
 
 CS_WINDOW = timedelta(hours=48)
 # 45015: window closed (or unsubscribed); 45047: cs message count cap within the window.
 WINDOW_ERRCODES = frozenset({45015, 45047})
-
-
-@dataclass(frozen=True)
-class Message:
-    """What a transport sends; field for field the same as bot.gateway.OutboundMessage."""
-
-    openid: str
-    channel: str
-    text: str
-    template_id: str | None = None
-    data: dict | None = None
-    page: str | None = None
 
 
 class Transport(Protocol):
@@ -56,7 +43,7 @@ def choose_channel(row: Outbound, at=None, window: timedelta = CS_WINDOW) -> str
     return Channel.CS if last is not None and last >= at - window else Channel.TEMPLATE
 
 
-def build_message(row: Outbound, channel: str, template_ids: dict | None = None) -> Message:
+def build_message(row: Outbound, channel: str, template_ids: dict | None = None) -> OutboundMessage:
     """The message for one row on one channel (template id picked by the row's kind)."""
     ids = template_ids or {}
     template_id = None
@@ -65,7 +52,7 @@ def build_message(row: Outbound, channel: str, template_ids: dict | None = None)
     data = row.data if isinstance(row.data, dict) else None
     page = data.get("page") if data else None
     fields = {k: v for k, v in data.items() if k != "page"} if data else None
-    return Message(
+    return OutboundMessage(
         openid=row.openid,
         channel=channel,
         text=row.text,

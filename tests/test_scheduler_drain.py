@@ -13,8 +13,8 @@ from models import clock, outbox
 from models.db import database
 from models.enums import OutboundStatus
 from models.org import User
-from models.outbox import Outbound
-from scheduler.drain import Message, choose_channel, drain, handle_one_outbound
+from models.outbox import Outbound, OutboundMessage
+from scheduler.drain import choose_channel, drain, handle_one_outbound
 from tests.fake_wechat import FakeWeChat
 
 CS = "/cgi-bin/message/custom/send"
@@ -209,7 +209,9 @@ def test_recording_transport_gets_plain_message_fields(db):
     clock.advance(timedelta(minutes=1))
     drain(rec, template_ids=TEMPLATE_IDS)
     assert rec.messages == [
-        Message("o_rec", "template", "正文", "TPL_NOTICE", {"first": "标题"}, "pages/t?id=1")
+        OutboundMessage(
+            "o_rec", "template", "正文", "TPL_NOTICE", {"first": "标题"}, "pages/t?id=1"
+        )
     ]
 
 

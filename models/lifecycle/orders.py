@@ -36,6 +36,14 @@ from models.routing import routing
 from models.tickets import PointsEntry, Rating, Ticket, TicketAssist, TicketEvent, TicketSubscriber
 
 
+def _required(text: str | None, message: str) -> str:
+    """The trimmed text, or a polite refusal saying what to write."""
+    text = (text or "").strip()
+    if not text:
+        raise TicketError(message)
+    return text
+
+
 @transition
 def submit(
     reporter: User,
@@ -173,9 +181,7 @@ def hand_back(ticket_id, actor: User, reason: str) -> Ticket:
     """退单: the assignee gives it back; pool tickets return to the pool."""
     ticket = load_ticket(ticket_id)
     require_assignee(actor, ticket)
-    reason = (reason or "").strip()
-    if not reason:
-        raise TicketError(f"退单请说明原因，比如“退单 {ticket.number} 缺少工具”。")
+    reason = _required(reason, f"退单请说明原因，比如“退单 {ticket.number} 缺少工具”。")
     ticket = move(
         ticket, Action.HAND_BACK, actor, to_state=State.DISPATCHED, note=reason,
         assignee=None, work_unit=None if not ticket.in_pool else ticket.work_unit,
@@ -192,9 +198,7 @@ def report_progress(ticket_id, actor: User, note: str) -> Ticket:
     """进度: the assignee tells the reporter how it is going."""
     ticket = load_ticket(ticket_id)
     require_assignee(actor, ticket)
-    note = (note or "").strip()
-    if not note:
-        raise TicketError(f"请写上进展，比如“进度 {ticket.number} 已联系物业，明天上门”。")
+    note = _required(note, f"请写上进展，比如“进度 {ticket.number} 已联系物业，明天上门”。")
     ticket = move(ticket, Action.PROGRESS, actor, note=note)
     enqueue(ticket.reporter, notices.progress(ticket, note), ticket=ticket)
     return ticket
@@ -321,9 +325,7 @@ def close(ticket_id, actor: User, reason: str) -> Ticket:
     """关闭: a dispatcher closes it with a reason (invalid, duplicate, handled offline)."""
     ticket = load_ticket(ticket_id)
     require_dispatcher(actor, ticket)
-    reason = (reason or "").strip()
-    if not reason:
-        raise TicketError(f"关闭工单请写明原因，比如“关闭 {ticket.number} 重复反映”。")
+    reason = _required(reason, f"关闭工单请写明原因，比如“关闭 {ticket.number} 重复反映”。")
     ticket = move(
         ticket, Action.CLOSE, actor, to_state=State.CLOSED, note=reason, closed_at=now(),
         next_check_at=None,
@@ -337,9 +339,8 @@ def follow_up(ticket_id, actor: User, note: str) -> Ticket:
     """回访: staff record what the reporter said when called back."""
     ticket = load_ticket(ticket_id)
     require_staff_in_scope(actor, ticket)
-    if not (note or "").strip():
-        raise TicketError(f"请写上回访情况，比如“回访 {ticket.number} 居民表示已解决”。")
-    return move(ticket, Action.FOLLOW_UP, actor, note=note.strip())
+    note = _required(note, f"请写上回访情况，比如“回访 {ticket.number} 居民表示已解决”。")
+    return move(ticket, Action.FOLLOW_UP, actor, note=note)
 
 
 @transition
