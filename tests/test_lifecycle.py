@@ -96,7 +96,7 @@ def test_every_transition_enqueues_in_the_same_transaction(demo):
 
 
 def test_pool_dispatch_pushes_to_the_best_matched_volunteers(demo):
-    ticket = pool_ticket(demo)
+    pool_ticket(demo)
     offered = {o.openid for o in Outbound.select().where(Outbound.text.contains("附近有一单"))}
     assert "demo_volunteer_1" in offered  # electrician, 80 m away
     assert len(offered) == 5

@@ -33,8 +33,7 @@ def test_upgrading_a_database_of_an_earlier_schema_keeps_its_data(demo, request)
     assert "ticket_resolved_at" not in indexes("ticket")
     assert schema.current_version() == 1
     # The earlier schema still reads: its tickets are intact.
-    row = database.execute_sql("SELECT text FROM ticket WHERE id = %s" % ticket.id).fetchone()
-    assert row[0] == "单元门坏了"
+    assert Ticket.select(Ticket.text).where(Ticket.id == ticket.id).scalar() == "单元门坏了"
 
     applied = schema.upgrade()
     assert applied == [f"v{m.version}: {m.name}" for m in schema.MIGRATIONS[1:]]
