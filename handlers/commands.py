@@ -1,10 +1,8 @@
 """Reading typed commands: `接单 #12`, `派单 ＃12 给 志愿者`, `合并 12 到 13` …"""
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
-# Full-width ＃ and digits become ASCII under NFKC.
 _COMMAND = re.compile(
     r"^(?P<verb>[\u4e00-\u9fff]{2,4})\s*(?:#\s*)?(?P<number>\d{1,12})?\s*(?P<rest>.*)$"
 )
@@ -26,9 +24,17 @@ RATINGS = {"非常满意": 5, "满意": 5, "基本满意": 3, "一般": 3, "不�
 UNSOLVED = ("没解决", "没有解决", "没修好", "还没好", "没弄好")
 
 
+# Only what parsing needs: ＃, full-width digits and letters, the ideographic space. NFKC on
+# the whole text would also turn the Chinese commas in a volunteer's note into ASCII ones.
+_FULL_WIDTH = {0xFF03: "#", 0x3000: " "}
+_FULL_WIDTH.update({cp: chr(cp - 0xFEE0) for cp in range(0xFF10, 0xFF1A)})  # ０-９
+_FULL_WIDTH.update({cp: chr(cp - 0xFEE0) for cp in range(0xFF21, 0xFF3B)})  # Ａ-Ｚ
+_FULL_WIDTH.update({cp: chr(cp - 0xFEE0) for cp in range(0xFF41, 0xFF5B)})  # ａ-ｚ
+
+
 def normalize(text: str) -> str:
-    """NFKC (full-width to ASCII), trimmed, inner whitespace folded."""
-    return " ".join(unicodedata.normalize("NFKC", text or "").split())
+    """Full-width #, digits and letters made ASCII; trimmed, inner whitespace folded."""
+    return " ".join((text or "").translate(_FULL_WIDTH).split())
 
 
 @dataclass(frozen=True)
