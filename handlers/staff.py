@@ -4,6 +4,7 @@ from handlers import texts, views
 from handlers.commands import Command, number_in, strip_target
 from models import lifecycle, notices
 from models.access import load_ticket, require_staff_in_scope
+from models.db import under_path
 from models.deadlines import overdue_query
 from models.enums import STAFF_ROLES, Role, State
 from models.errors import TicketError
@@ -28,8 +29,8 @@ def _number(cmd: Command, example: str) -> int:
 def _subtree_tickets(user):
     unit = user.org_unit
     return Ticket.select().where(
-        Ticket.area_path.startswith(unit.path) | Ticket.org_unit.in_(
-            OrgUnit.select(OrgUnit.id).where(OrgUnit.path.startswith(unit.path))
+        under_path(Ticket.area_path, unit.path) | Ticket.org_unit.in_(
+            OrgUnit.select(OrgUnit.id).where(under_path(OrgUnit.path, unit.path))
         )
     )  # fmt: skip
 
@@ -145,9 +146,9 @@ def urge(user, cmd: Command, ctx) -> str:
 def overdue(user, cmd, ctx) -> str:
     _require(user, *STAFF_ROLES)
     rows = overdue_query().where(
-        Ticket.area_path.startswith(user.org_unit.path)
+        under_path(Ticket.area_path, user.org_unit.path)
         | Ticket.org_unit.in_(
-            OrgUnit.select(OrgUnit.id).where(OrgUnit.path.startswith(user.org_unit.path))
+            OrgUnit.select(OrgUnit.id).where(under_path(OrgUnit.path, user.org_unit.path))
         )
     )
     total = rows.count()

@@ -71,6 +71,19 @@ def write_transaction():
     return database.atomic()
 
 
+def under_path(column, path: str):
+    """`column` starts with the materialised path `path` ("/1/4/"), in a form an index serves.
+
+    peewee's startswith() is ILIKE on PostgreSQL and case-blind LIKE on SQLite, and neither
+    can use a btree index. A LIKE prefix can on PostgreSQL (with the varchar_pattern_ops index
+    of schema v4), and a GLOB prefix can on SQLite. Paths hold only digits and slashes, so no
+    wildcard needs escaping.
+    """
+    if is_postgres():
+        return peewee.Expression(column, peewee.OP.LIKE, path + "%")
+    return peewee.Expression(column, "GLOB", path + "*")
+
+
 def is_postgres() -> bool:
     """True when the models are bound to PostgreSQL."""
     return isinstance(database.obj, peewee.PostgresqlDatabase)

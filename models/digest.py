@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import peewee
-from peewee import JOIN, OP, Case, Expression, fn
+from peewee import JOIN, Case, fn
 
 from models.clock import from_local, now, to_local
-from models.db import is_postgres
+from models.db import is_postgres, under_path
 from models.enums import OPEN_STATES, Level, Role, State
 from models.org import Compound, OrgUnit, User, mask_name
 from models.routing import routing
@@ -92,11 +92,8 @@ class DigestFigures:
 
 
 def _in_area(unit: OrgUnit):
-    """Tickets in `unit`'s subtree: a case-sensitive prefix match on the materialised path."""
-    if is_postgres():
-        # peewee's startswith is ILIKE on PostgreSQL, which no btree index can serve.
-        return Expression(Ticket.area_path, OP.LIKE, unit.path + "%")
-    return Ticket.area_path.startswith(unit.path)  # LIKE on SQLite (peewee's LIKE is GLOB)
+    """Tickets in `unit`'s subtree (an indexable prefix match on the materialised path)."""
+    return under_path(Ticket.area_path, unit.path)
 
 
 def _within(column, start, end):

@@ -10,6 +10,7 @@ from datetime import timedelta
 import peewee
 
 from models.clock import now
+from models.db import under_path
 from models.enums import Level, Role, State
 from models.geo import distance_m
 from models.org import OrgUnit, User
@@ -89,7 +90,7 @@ def rank_volunteers(ticket: Ticket, limit: int | None = None) -> list[Match]:
     volunteers = list(
         User.select()
         .join(OrgUnit, on=(User.org_unit == OrgUnit.id))
-        .where((User.role == Role.VOLUNTEER) & OrgUnit.path.startswith(street.path))
+        .where((User.role == Role.VOLUNTEER) & under_path(OrgUnit.path, street.path))
     )
     reporter = ticket.reporter
     volunteers = [v for v in volunteers if not _same_household(v, reporter)]
@@ -112,7 +113,7 @@ def rank_tickets(volunteer: User, limit: int = 5, scan: int = 200) -> list[Match
     query = open_pool()
     if volunteer.org_unit_id:
         street = volunteer.org_unit.ancestor_at(Level.STREET)
-        query = query.where(Ticket.area_path.startswith(street.path))
+        query = query.where(under_path(Ticket.area_path, street.path))
     loads, scores = _loads([volunteer.id]), _scores([volunteer.id])
     matches = [
         _match(volunteer, t, loads, scores)

@@ -3,7 +3,7 @@
 import peewee
 
 from models.clock import now
-from models.db import BaseModel, JSONField
+from models.db import BaseModel, JSONField, under_path
 from models.enums import Level, Role
 
 
@@ -118,7 +118,7 @@ def mask_phone(phone: str) -> str:
 
 def subtree(unit: OrgUnit):
     """Query of all org units at or below `unit`."""
-    return OrgUnit.select().where(OrgUnit.path.startswith(unit.path))
+    return OrgUnit.select().where(under_path(OrgUnit.path, unit.path))
 
 
 def staff_of(unit: OrgUnit, role: Role):

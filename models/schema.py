@@ -72,6 +72,31 @@ MIGRATIONS.append(
         lambda m: [m.drop_index(table, f"{table}_{column}") for table, column in DIGEST_INDEXES],
     )
 )
+
+
+def _pattern_index_up(m) -> list:
+    if isinstance(m, PostgresqlMigrator):
+        database.execute_sql(
+            "CREATE INDEX IF NOT EXISTS ticket_area_path_prefix "
+            "ON ticket (area_path varchar_pattern_ops)"
+        )
+    return []
+
+
+def _pattern_index_down(m) -> list:
+    if isinstance(m, PostgresqlMigrator):
+        database.execute_sql("DROP INDEX IF EXISTS ticket_area_path_prefix")
+    return []
+
+
+MIGRATIONS.append(
+    Migration(
+        4,
+        "prefix index on ticket.area_path for subtree queries (PostgreSQL, any collation)",
+        _pattern_index_up,
+        _pattern_index_down,
+    )
+)
 LATEST = MIGRATIONS[-1].version
 
 
@@ -96,6 +121,7 @@ def upgrade(target: int = LATEST) -> list[str]:
     with database.atomic():
         if version is None:
             database.create_tables([*ALL_MODELS, SchemaVersion])
+            _pattern_index_up(_migrator())
             SchemaVersion.create(version=LATEST, name="created at latest", applied_at=now())
             return [f"created schema v{LATEST}"]
         database.create_tables([SchemaVersion])

@@ -3,7 +3,7 @@
 import peewee
 
 from models.clock import now
-from models.db import BaseModel, JSONField
+from models.db import BaseModel, JSONField, under_path
 from models.enums import ACTIVE_STATES, OPEN_STATES, State
 from models.org import Compound, OrgUnit, User, WorkUnit
 
@@ -99,7 +99,7 @@ class Ticket(BaseModel):
     @classmethod
     def in_area(cls, unit: OrgUnit):
         """Tickets whose place lies in `unit`'s subtree."""
-        return cls.select().where(cls.area_path.startswith(unit.path))
+        return cls.select().where(under_path(cls.area_path, unit.path))
 
 
 Ticket.add_index(Ticket.index(Ticket.next_check_at, where=Ticket.next_check_at.is_null(False)))

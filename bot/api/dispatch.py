@@ -18,6 +18,7 @@ from bot.api.schemas import (
 from bot.api.serialize import ticket_payload
 from bot.api.tickets import detail, viewable
 from models import lifecycle
+from models.db import under_path
 from models.enums import Role, State, Urgency
 from models.errors import TicketError
 from models.org import OrgUnit, User, WorkUnit
@@ -63,7 +64,7 @@ def queue(args):
     user = current_user()
     unit = my_unit(user)
     query = Ticket.select().join(OrgUnit, on=(Ticket.org_unit == OrgUnit.id))
-    query = query.where(OrgUnit.path.startswith(unit.path))
+    query = query.where(under_path(OrgUnit.path, unit.path))
     if "state" in args:
         query = query.where(Ticket.state == args["state"])
     else:

@@ -15,6 +15,7 @@ from bot.api.errors import ApiError
 from bot.api.schemas import FiguresArgs, FiguresSchema
 from bot.api.serialize import org_ref
 from models.clock import from_local, now, to_local
+from models.db import under_path
 from models.enums import OPEN_STATES, Role, State
 from models.org import OrgUnit
 from models.tickets import Rating, Ticket
@@ -76,7 +77,7 @@ def _rate(part: int, whole: int) -> float | None:
 
 def sql_figures(unit: OrgUnit, start_at: datetime, end_at: datetime) -> dict:
     """Minimal counts straight from SQL: received, by state, closed, satisfaction, overdue."""
-    area = Ticket.area_path.startswith(unit.path)
+    area = under_path(Ticket.area_path, unit.path)
     received = Ticket.select().where(
         area & (Ticket.created_at >= start_at) & (Ticket.created_at < end_at)
     )

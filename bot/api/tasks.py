@@ -20,6 +20,7 @@ from bot.api.serialize import ticket_payload, utc
 from bot.api.tickets import detail, stored_photos, viewable
 from models import lifecycle
 from models.access import same_household
+from models.db import under_path
 from models.enums import ASSIGNEE_ROLES, Level, Role, State
 from models.geo import distance_m
 from models.matching import ticket_point
@@ -46,7 +47,7 @@ def _open_orders(user: User):
     if user.role == Role.VOLUNTEER and user.org_unit_id:
         # Volunteers serve their own street (as models.matching ranks them).
         street = user.org_unit.ancestor_at(Level.STREET)
-        query = query.where(Ticket.area_path.startswith(street.path))
+        query = query.where(under_path(Ticket.area_path, street.path))
     return query.order_by(Ticket.id.desc()).limit(POOL_SCAN)
 
 
