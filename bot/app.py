@@ -32,7 +32,7 @@ def services() -> Services:
     return current_app.extensions["sidan"]
 
 
-def create_app(config: Config | None = None, **overrides) -> Flask:
+def create_app(config: Config | None = None, *, warm_classifier: bool = True, **overrides) -> Flask:
     """Build the web app; `overrides` replace config values (tests)."""
     config = config or Config(**overrides)
     app = Flask(__name__)
@@ -59,7 +59,7 @@ def create_app(config: Config | None = None, **overrides) -> Flask:
 
     _register_blueprints(app)
     _register_errors(app)
-    if not config.TESTING:
+    if warm_classifier and not config.TESTING:
         # Loading jieba and training the classifier takes a second or two: do it now, off the
         # request path, so the first resident's message still answers within WeChat's 5 s.
         threading.Thread(target=_warm_classifier, daemon=True).start()

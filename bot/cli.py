@@ -53,7 +53,7 @@ def seed_demo_cmd():
         click.echo("demo city already present")
 
 
-@main.command("serve")
+@main.command("serve", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=None, type=int, help="Gunicorn workers (default: by CPU).")
@@ -69,7 +69,7 @@ def serve(host, port, workers, threads):
     run_gunicorn(host, port, workers, threads)
 
 
-@main.command("scheduler")
+@main.command("scheduler", with_appcontext=False)
 @click.option("--once", is_flag=True, help="Run the sweep and one outbox drain now, then exit.")
 @click.option("--digests", is_flag=True, help="With --once: also send today's digests.")
 def scheduler_cmd(once, digests):
@@ -86,7 +86,7 @@ def scheduler_cmd(once, digests):
         run_forever(svc.redis, svc.transport, svc.config)
 
 
-@main.command("run")
+@main.command("run", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def run_all(host, port):
@@ -122,7 +122,7 @@ def _start_embedded_redis():
     return server
 
 
-@main.command("classify")
+@main.command("classify", with_appcontext=False)
 @click.argument("text", required=False)
 @click.option("--file", "path", type=click.File("r", encoding="utf-8"), help="One message a line.")
 def classify_cmd(text, path):
@@ -143,7 +143,7 @@ def classify_cmd(text, path):
         click.echo(json.dumps(row, ensure_ascii=False))
 
 
-@main.command("chat")
+@main.command("chat", with_appcontext=False)
 @click.option("--as", "openid", required=True, help="Whose WeChat to be, e.g. demo_resident_1.")
 @click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The server.")
 @click.option("--safe", is_flag=True, help="Encrypt messages (safe mode; needs WECHAT_AES_KEY).")
@@ -195,7 +195,7 @@ def invite_cmd(role, unit, count):
         click.echo(f"{code}\tscene: invite_{code}")
 
 
-@main.command("menu")
+@main.command("menu", with_appcontext=False)
 @click.option("--install", is_flag=True, help="Install it through the WeChat API.")
 def menu_cmd(install):
     """Show the Official Account menu, or install it (needs WeChat credentials)."""

@@ -19,7 +19,7 @@ class _Gunicorn(BaseApplication):
         # instead of each worker spending seconds of CPU on it while WeChat's 5 s run.
         from handlers.classifier import get_model
 
-        app = create_app()
+        app = create_app(warm_classifier=False)
         get_model()
         return app
 

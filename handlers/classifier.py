@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import threading
 import unicodedata
@@ -104,6 +105,16 @@ class _Model:
 
 _model: _Model | None = None
 _lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    # gunicorn forks workers from a master that may be training the model in another thread;
+    # a child would inherit the lock held by a thread that does not exist in it, for ever.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def normalize(text: str) -> str:

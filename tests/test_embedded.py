@@ -33,3 +33,28 @@ def test_the_scheduler_lease_works_on_the_shared_tcp_stand_in():
         assert second.acquire()
     finally:
         server.shutdown()
+
+
+def test_a_forked_worker_does_not_inherit_a_held_classifier_lock():
+    """gunicorn forks workers from the master; a lock held there must not follow them."""
+    import os
+
+    from handlers import classifier
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with classifier._lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    pid = os.fork()
+    if pid == 0:  # the "worker": the lock must be free here
+        os._exit(0 if classifier._lock.acquire(timeout=2) else 1)
+    release.set()
+    holder.join()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
