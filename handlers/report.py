@@ -203,7 +203,7 @@ def _absorb_place_only(text: str, data: dict):
     names = compound_names()
     mention = extract_place(text, names.keys())
     if mention.compound_name:
-        data["compound_id"] = names[mention.compound_name].id
+        data["compound_id"] = names[mention.compound_name]
     for field, value in (("building", mention.building), ("unit_no", mention.unit),
                          ("room", mention.room)):  # fmt: skip
         if value:

@@ -1,5 +1,7 @@
 """The org tree (网格/社区/街道/市), work units, compounds and people."""
 
+from datetime import timedelta
+
 import peewee
 
 from models.clock import now
@@ -136,13 +138,19 @@ def responsible_staff(unit: OrgUnit, role: Role) -> list[User]:
     return []
 
 
+TOUCH_EVERY = timedelta(minutes=5)
+
+
 def touch_user(openid: str, at=None) -> User:
     """The user behind an openid (created on first contact), marked as just heard from."""
     at = at or now()
     user, _ = User.get_or_create(openid=openid, defaults={"created_at": at})
-    # The 48 h customer-service window opens with every message the user sends.
-    User.update(last_message_at=at, subscribed=True).where(User.id == user.id).execute()
-    user.last_message_at = at
+    # The 48 h customer-service window opens with every message the user sends; minutes of
+    # precision are plenty, so most messages skip the write.
+    stale = user.last_message_at is None or at - user.last_message_at > TOUCH_EVERY
+    if stale or not user.subscribed:
+        User.update(last_message_at=at, subscribed=True).where(User.id == user.id).execute()
+        user.last_message_at, user.subscribed = at, True
     return user
 
 

@@ -1,5 +1,6 @@
 """Finding places: the compound nearest a point, compounds named in text, similar open tickets."""
 
+import time
 from datetime import timedelta
 
 from models.clock import now
@@ -41,9 +42,25 @@ def locate(lat: float, lng: float):
     return None, (near.grid if near is not None else None)
 
 
-def compound_names() -> dict[str, Compound]:
-    """All compounds by name (for spotting a name in a message)."""
-    return {c.name: c for c in Compound.select()}
+_NAMES_TTL_S = 60
+_names_cache: tuple[float, dict[str, int]] = (0.0, {})
+
+
+def forget_compound_names() -> None:
+    """Drop the cached names (tests, and after an operator edits compounds)."""
+    global _names_cache
+    _names_cache = (0.0, {})
+
+
+def compound_names() -> dict[str, int]:
+    """Compound ids by name, for spotting a name in a message; re-read once a minute, not
+    on every message (compounds are set up by operators and rarely change)."""
+    global _names_cache
+    loaded_at, names = _names_cache
+    if time.monotonic() - loaded_at > _NAMES_TTL_S:
+        names = dict(Compound.select(Compound.name, Compound.id).tuples())
+        _names_cache = (time.monotonic(), names)
+    return names
 
 
 def similar_open_tickets(category: str, compound=None, lat=None, lng=None, limit: int = 3):
@@ -60,7 +77,15 @@ def similar_open_tickets(category: str, compound=None, lat=None, lng=None, limit
         .order_by(Ticket.created_at.desc())
     )
     if compound is not None:
-        return list(query.where(Ticket.compound == compound).limit(limit))
+        # Ids first: most reports have no duplicate, and a full ticket row costs to build.
+        ids = [
+            t.id for t in query.select(Ticket.id).where(Ticket.compound == compound).limit(limit)
+        ]
+        return (
+            list(Ticket.select().where(Ticket.id.in_(ids)).order_by(Ticket.created_at.desc()))
+            if ids
+            else []
+        )
     if lat is None or lng is None:
         return []
     span = DUPLICATE_RADIUS_M / 100_000 + 0.001

@@ -20,6 +20,7 @@ from models import clock, schema
 from models.db import database, is_postgres, open_database
 from models.demo import seed_demo
 from models.org import User
+from models.places import forget_compound_names
 
 # The fake WeChat API server's `fake_wechat` fixture, for every test module.
 pytest_plugins = ["tests.fake_wechat"]
@@ -91,6 +92,7 @@ def db(_schema):
     open_database(_schema)
     database.connect(reuse_if_open=True)
     _truncate()
+    forget_compound_names()
     clock.set_now(MONDAY_9AM)
     yield database
     clock.set_now(None)
