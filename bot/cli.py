@@ -164,6 +164,28 @@ def chat_cmd(openid, url, safe, no_pushes):
     run_repl(client, openid, watch_pushes=not no_pushes)
 
 
+@main.command("property-report")
+@click.option("--days", default=90, show_default=True, help="Tickets filed in the last N days.")
+@click.option("--unit", default=None, help="Only this org unit's subtree, e.g. 东湖街道.")
+@with_appcontext
+def property_report_cmd(days, unit):
+    """Credit evaluation of property companies from their tickets (红榜 / 重点监督)."""
+    from datetime import timedelta
+
+    from models import evaluation
+    from models.clock import now
+    from models.org import OrgUnit
+
+    scope = None
+    if unit:
+        scope = OrgUnit.get_or_none(OrgUnit.name == unit)
+        if scope is None:
+            raise click.ClickException(f"no org unit named {unit!r}")
+    end = now()
+    scores = evaluation.evaluate(end - timedelta(days=days), end, scope)
+    click.echo(evaluation.render(scores, f"{unit or '全市'}近{days}天物业评价"))
+
+
 @main.command("scenes")
 @with_appcontext
 def scenes_cmd():

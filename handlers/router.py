@@ -21,6 +21,7 @@ COMMANDS = {
     Role.DISPATCHER: staff.DISPATCHER_COMMANDS,
     Role.SUPERVISOR: staff.SUPERVISOR_COMMANDS,
 }
+STAFF_COMMANDS = set(staff.DISPATCHER_COMMANDS) | set(staff.SUPERVISOR_COMMANDS)
 MENU_KEYS = {"REPORT": "report", "MY_TICKETS": "my_tickets", "VOLUNTEER": "nearby", "HELP": "help"}
 SCENE_INVITE = "invite_"
 
@@ -89,30 +90,18 @@ def _command(name: str, command, user, ctx: Context) -> str:
     table = COMMANDS[user.role_enum]
     fn = table.get(name)
     if fn is None:
-        if name in ("nearby", "my_tasks", "my_points", "接单", "抢单", "办结", "退单", "进度"):
+        # Someone else's command: say whose it is, so the person knows it exists.
+        if name in worker.COMMANDS:
             return texts.NEED_VOLUNTEER
-        return texts.NEED_STAFF if name in _STAFF_ONLY else texts.NOT_UNDERSTOOD
+        if name in STAFF_COMMANDS:
+            return texts.NEED_STAFF
+        return texts.NOT_UNDERSTOOD
     result = fn(user, command, ctx)
     if isinstance(result, tuple) and result[0] == "start":
         _, conversation, data, reply = result
         _save(conversation, conversation_first_state(conversation), data, user, ctx)
         return reply
     return result
-
-
-_STAFF_ONLY = {
-    "queue",
-    "overdue",
-    "today",
-    "派单",
-    "转单",
-    "提级",
-    "协办",
-    "关闭",
-    "合并",
-    "督办",
-    "回访",
-}
 
 
 def conversation_first_state(conversation: Conversation) -> str:

@@ -1,9 +1,12 @@
 """Dispatcher (派单) and supervisor (督办) commands."""
 
+from datetime import timedelta
+
 from handlers import texts, views
 from handlers.commands import Command, number_in, strip_target
-from models import lifecycle, notices
+from models import evaluation, lifecycle, notices
 from models.access import load_ticket, require_staff_in_scope
+from models.clock import now
 from models.db import under_path
 from models.deadlines import overdue_query
 from models.enums import STAFF_ROLES, Role, State
@@ -165,6 +168,17 @@ def today(user, cmd, ctx) -> str:
     return digest.render(digest.today(user.org_unit), "today")
 
 
+REPORT_DAYS = 90
+
+
+def property_report(user, cmd, ctx) -> str:
+    """物业评价: property companies in the subtree over the last quarter, 红榜 / 重点监督."""
+    _require(user, *STAFF_ROLES)
+    end = now()
+    scores = evaluation.evaluate(end - timedelta(days=REPORT_DAYS), end, user.org_unit)
+    return evaluation.render(scores, f"{user.org_unit.name}近{REPORT_DAYS}天物业评价")
+
+
 def query(user, cmd: Command, ctx) -> str:
     ticket = load_ticket(_number(cmd, "查询 #12"))
     require_staff_in_scope(user, ticket)
@@ -177,6 +191,7 @@ DISPATCHER_COMMANDS = {
     "queue": queue,
     "overdue": overdue,
     "today": today,
+    "property_report": property_report,
     "查询": query,
     "派单": dispatch,
     "转单": reassign,
@@ -188,6 +203,7 @@ DISPATCHER_COMMANDS = {
 }
 SUPERVISOR_COMMANDS = {
     "today": today,
+    "property_report": property_report,
     "overdue": overdue,
     "查询": query,
     "督办": urge,

@@ -92,3 +92,10 @@ def test_init_db_reset_empties_a_filled_database(sidan, demo):
     lifecycle.submit(demo.resident_1, "路灯坏了", "power_lighting")
     assert "created schema" in sidan("init-db", "--reset").output
     assert Ticket.select().count() == 0 and User.select().count() == 0
+
+
+def test_property_report_prints_the_lists(sidan, demo):
+    out = sidan("property-report", "--days", "30").output
+    assert "全市近30天物业评价" in out
+    bad = CliRunner().invoke(main, ["property-report", "--unit", "火星街道"])
+    assert bad.exit_code != 0 and "no org unit" in bad.output
