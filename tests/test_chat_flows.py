@@ -160,13 +160,14 @@ def test_dispatcher_commands(chat, demo):
 
 
 def test_merge_by_the_dispatcher(chat, demo):
-    for openid in ("demo_resident_1", "demo_resident_4"):
-        chat(openid).say("金桥花园的垃圾没人清运")
-    a = number_in(chat("demo_resident_1").say("确认"))
-    offer = chat("demo_resident_4").say("不是")  # declines the duplicate offer
-    b = number_in(chat("demo_resident_4").say("确认")) if "确认" in offer else None
-    assert b is not None
+    first, second = chat("demo_resident_1"), chat("demo_resident_4")
+    first.say("金桥花园的垃圾没人清运")
+    a = number_in(first.say("确认"))
+    assert f"#{a}" in second.say("金桥花园的垃圾桶满了好几天")  # offered as a duplicate
+    assert "回复“确认”提交" in second.say("不是")  # declines: back to the summary
+    b = number_in(second.say("确认"))
     assert f"已合并到 #{a}" in chat("demo_dispatcher_1").say(f"合并 #{b} 到 #{a}")
+    assert Ticket.get_by_id(b).state == State.CLOSED
     assert Ticket.get_by_id(a).subscriber_count == 1
 
 
