@@ -129,12 +129,14 @@ def staff_of(unit: OrgUnit, role: Role):
 
 
 def responsible_staff(unit: OrgUnit, role: Role) -> list[User]:
-    """Staff holding `role` at `unit`, or at the nearest ancestor that has some."""
-    while unit is not None:
-        people = list(staff_of(unit, role))
-        if people:
-            return people
-        unit = unit.parent
+    """Staff holding `role` at `unit`, or at the nearest ancestor that has some (one query:
+    the materialised path already names every ancestor)."""
+    chain = [int(part) for part in unit.path.strip("/").split("/") if part]  # root … unit
+    people = list(User.select().where((User.role == role) & User.org_unit.in_(chain)))
+    for unit_id in reversed(chain):
+        here = [p for p in people if p.org_unit_id == unit_id]
+        if here:
+            return sorted(here, key=lambda p: p.id)
     return []
 
 
