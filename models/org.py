@@ -5,7 +5,7 @@ from datetime import timedelta
 import peewee
 
 from models.clock import now
-from models.db import BaseModel, JSONField, under_path
+from models.db import BaseModel, JSONField
 from models.enums import Level, Role
 
 
@@ -116,16 +116,6 @@ def mask_name(name: str) -> str:
 def mask_phone(phone: str) -> str:
     """13812345678 → 138****5678."""
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
-
-
-def subtree(unit: OrgUnit):
-    """Query of all org units at or below `unit`."""
-    return OrgUnit.select().where(under_path(OrgUnit.path, unit.path))
-
-
-def staff_of(unit: OrgUnit, role: Role):
-    """Users holding `role` for exactly this unit."""
-    return User.select().where((User.org_unit == unit) & (User.role == role))
 
 
 def responsible_staff(unit: OrgUnit, role: Role) -> list[User]:
