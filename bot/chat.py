@@ -85,6 +85,7 @@ def _command(client: ChatClient, line: str) -> str | None:
 
 def _watch_pushes(openid: str, stop: threading.Event, printer) -> None:
     """Show outbox messages to this user once they are sent (shared database)."""
+    from models.enums import OutboundStatus
     from models.outbox import Outbound
 
     last = Outbound.select(Outbound.id).order_by(Outbound.id.desc()).scalar() or 0
@@ -95,10 +96,13 @@ def _watch_pushes(openid: str, stop: threading.Event, printer) -> None:
             .order_by(Outbound.id)
         )
         for row in rows:
-            if row.status != "sent":
-                break
+            if row.status in (OutboundStatus.PENDING, OutboundStatus.SENDING):
+                break  # keep the order: wait until this one is settled
             last = row.id
-            printer(f"\n[推送] {row.text}\n")
+            if row.status == OutboundStatus.SENT:
+                printer(f"\n[推送] {row.text}\n")
+            else:  # dead-lettered: say so rather than wait for ever
+                printer(f"\n[推送失败，已转人工] {row.text}\n")
         stop.wait(1.0)
 
 

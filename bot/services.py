@@ -1,5 +1,7 @@
 """Shared clients built from the config: database, Redis, outbound transport."""
 
+from pathlib import Path
+
 import fakeredis
 import redis
 
@@ -42,7 +44,5 @@ def connect_database(config: Config):
     """Bind the models to DATABASE_URL (pooled on PostgreSQL)."""
     url = config.DATABASE_URL
     if url.startswith("sqlite:///"):
-        from pathlib import Path
-
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return open_database(url)

@@ -6,18 +6,23 @@ it is still being worked on). Work that overruns the budget answers `success` an
 goes out later through the outbox as a customer-service message.
 """
 
+import dataclasses
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
+import requests
 from flask import Blueprint, Response, abort, current_app, request
 from wechatpy import create_reply, parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
+from bot.api.errors import ApiError
+from bot.api.images import MAX_BYTES
+from bot.api.photos import keep_photo
 from bot.app import services
 from bot.inbound import to_inbound
 from handlers import router, texts
@@ -183,6 +188,7 @@ def _work(app, inbound, key: str, job: _Job) -> str:
         database.connect(reuse_if_open=True)
         try:
             try:
+                inbound = _keep_photo(inbound)
                 reply = router.handle(inbound, ctx)
             except Exception:
                 log.exception("handling a message from %s failed", inbound.openid)
@@ -196,6 +202,26 @@ def _work(app, inbound, key: str, job: _Job) -> str:
             return reply
         finally:
             database.close()
+
+
+PHOTO_FETCH_TIMEOUT_S = 3
+
+
+def _keep_photo(inbound):
+    """A chat photo's PicUrl expires after about three days: fetch it now and keep our own
+    cleaned copy. The URL came in a signed message from WeChat; only http(s) is fetched.
+    On any failure the PicUrl is kept, so the report still goes through."""
+    if inbound.kind != "image" or not inbound.pic_url.startswith(("http://", "https://")):
+        return inbound
+    try:
+        with requests.get(inbound.pic_url, timeout=PHOTO_FETCH_TIMEOUT_S, stream=True) as got:
+            got.raise_for_status()
+            data = got.raw.read(MAX_BYTES + 1, decode_content=True)  # a cap, not a trust
+        stored = keep_photo(data)
+    except (requests.RequestException, ApiError, OSError) as exc:
+        log.warning("kept the WeChat PicUrl of %s's photo: %s", inbound.openid, exc)
+        return inbound
+    return dataclasses.replace(inbound, pic_url=stored["url"])
 
 
 def _push_late_reply(openid: str, reply: str) -> None:

@@ -9,7 +9,7 @@ from handlers.conversation import END, NOT_MINE, Conversation, Session
 from handlers.inbound import Inbound
 from models.enums import ASSIGNEE_ROLES, Role
 from models.errors import TicketError
-from models.org import bind_compound, redeem_invite, touch_user
+from models.org import User, bind_compound, redeem_invite, touch_user
 
 log = logging.getLogger("sidan.handlers")
 
@@ -142,14 +142,10 @@ def _save(conversation: Conversation, state, data: dict, user, ctx: Context) -> 
 
 def _event(message: Inbound, user, ctx: Context) -> str:
     if message.event == "unsubscribe":
-        from models.org import User
-
         User.update(subscribed=False).where(User.id == user.id).execute()
         ctx.store.clear(user.openid)
         return ""
     if message.event == "location":
-        from models.org import User
-
         User.update(lat=message.lat, lng=message.lng).where(User.id == user.id).execute()
         return ""
     if message.event == "click":

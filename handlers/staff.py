@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from handlers import texts, views
 from handlers.commands import Command, number_in, strip_target
-from models import evaluation, lifecycle, notices
+from models import digest, evaluation, lifecycle, notices
 from models.access import load_ticket, require_staff_in_scope
 from models.clock import now
 from models.db import under_path
@@ -163,8 +163,6 @@ def overdue(user, cmd, ctx) -> str:
 
 def today(user, cmd, ctx) -> str:
     _require(user, *STAFF_ROLES)
-    from models import digest
-
     return digest.render(digest.today(user.org_unit), "today")
 
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import peewee
 
 from models.clock import now
-from models.db import BaseModel, JSONField
+from models.db import BaseModel, JSONField, write_transaction
 from models.enums import Level, Role
 
 
@@ -157,8 +157,6 @@ def bind_compound(user: User, scene: str) -> Compound | None:
 
 def redeem_invite(user: User, code: str) -> InviteCode | None:
     """Use a one-time invite code: the user takes its role and unit. None if not valid."""
-    from models.db import write_transaction
-
     with write_transaction():
         invite = InviteCode.get_or_none(InviteCode.code == code.strip().upper())
         if invite is None or invite.used_by_id is not None:

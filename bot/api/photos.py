@@ -41,7 +41,13 @@ def _upload_cap():
 @blp.response(201, PhotoSchema)
 def upload(files):
     """Upload one photo; put the returned id in a ticket's `photos`."""
-    image = images.clean(files["file"].read(images.MAX_BYTES + 1))
+    return keep_photo(files["file"].read(images.MAX_BYTES + 1))
+
+
+def keep_photo(data: bytes) -> dict:
+    """Check, clean (EXIF/GPS gone) and store one photo with its thumbnail; raises ApiError
+    for anything that is not a JPEG, PNG or WebP within the limits."""
+    image = images.clean(data)
     key = uuid.uuid4().hex
     name, thumb = f"{key}.{image.ext}", f"{key}_t.jpg"
     store = storage()
