@@ -10,6 +10,16 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+OPTIONAL_API_SETTINGS = (
+    "API_SESSION_TTL_S",
+    "API_DOCS_CDN",
+    "API_RATE_LIMIT_USER",
+    "API_RATE_LIMIT_IP",
+    "API_RATE_LIMIT_LOGIN",
+    "API_RATE_LIMIT_UPLOAD",
+)
+
+
 class Config:
     """Read once at app creation; tests pass overrides to create_app()."""
 
@@ -42,6 +52,10 @@ class Config:
         self.DIGEST_HOUR = int(_env("DIGEST_HOUR", "8"))
         self.CONVERSATION_TTL_S = int(_env("CONVERSATION_TTL_S", "1800"))
         self.TESTING = False
+        # Optional API settings; each has a default in bot/api when unset.
+        for name in OPTIONAL_API_SETTINGS:
+            if _env(name) is not None:
+                setattr(self, name, _env(name))
         for key, value in overrides.items():
             setattr(self, key, value)
 

@@ -99,3 +99,12 @@ def test_property_report_prints_the_lists(sidan, demo):
     assert "全市近30天物业评价" in out
     bad = CliRunner().invoke(main, ["property-report", "--unit", "火星街道"])
     assert bad.exit_code != 0 and "no org unit" in bad.output
+
+
+def test_api_settings_come_from_the_environment(monkeypatch):
+    from bot.config import Config
+
+    monkeypatch.setenv("API_RATE_LIMIT_LOGIN", "5/minute")
+    assert Config().API_RATE_LIMIT_LOGIN == "5/minute"
+    monkeypatch.delenv("API_RATE_LIMIT_LOGIN")
+    assert not hasattr(Config(), "API_RATE_LIMIT_LOGIN")  # bot/api's default applies
