@@ -50,12 +50,8 @@ def handle_due(ticket: Ticket) -> str | None:
 
 
 def _reschedule(ticket: Ticket, at) -> None:
-    """Nothing due after all (deadlines moved): look again later; not a state change."""
-    (
-        Ticket.update(next_check_at=at)
-        .where((Ticket.id == ticket.id) & (Ticket.version == ticket.version))
-        .execute()
-    )
+    """Nothing due after all (deadlines moved): look again at `at`."""
+    lifecycle.reschedule_check(ticket, at)
     return None
 
 

@@ -184,3 +184,14 @@ def test_two_sweeps_at_once_act_once_per_breach(db, demo):
     assert Outbound.select().where(Outbound.text.contains("已提级到您处")).count() == 2 * n
     assert Outbound.select().where(Outbound.text.contains("已提级到上一级")).count() == n
     assert {fresh(t).level for t in tickets} == {Level.COMMUNITY}
+
+
+def test_a_ticket_looked_at_too_early_is_rescheduled_not_acted_on(db, demo):
+    ticket = file_ticket(demo)
+    # An operator lengthened the limits after it was filed: its check time came, no deadline did.
+    Ticket.update(next_check_at=clock.now() - timedelta(minutes=1)).where(
+        Ticket.id == ticket.id
+    ).execute()
+    assert sweep_job() == Counter()
+    assert actions(ticket) == ["submit"]
+    assert fresh(ticket).next_check_at == min(ticket.step_due_at, ticket.due_at)

@@ -11,6 +11,7 @@ from models.lifecycle.chase import (
     close_unrated,
     escalate,
     remind,
+    reschedule_check,
     send_rating_reminder,
     urge,
 )
@@ -36,6 +37,6 @@ from models.lifecycle.orders import (
 __all__ = [
     "ALLOWED_FROM", "assist", "award_points", "breach_escalate", "cancel", "check_allowed",
     "close", "close_unrated", "dispatch", "escalate", "follow_up", "hand_back", "merge", "rate",
-    "reassign", "remind", "reopen", "report_progress", "resolve", "send_rating_reminder",
+    "reassign", "remind", "reschedule_check", "reopen", "report_progress", "resolve", "send_rating_reminder",
     "submit", "subscribe", "take", "transition", "urge",
 ]  # fmt: skip

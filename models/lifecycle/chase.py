@@ -158,3 +158,13 @@ def send_rating_reminder(ticket_id, *, expect_version=None, next_check_at=None) 
     )
     enqueue(ticket.reporter, notices.rating_reminder(ticket), ticket=ticket, template="rating")
     return ticket
+
+
+def reschedule_check(ticket: Ticket, at) -> bool:
+    """Move when the sweep next looks at a ticket (no state change, no event); False when
+    someone else moved the ticket first."""
+    return bool(
+        Ticket.update(next_check_at=at)
+        .where((Ticket.id == ticket.id) & (Ticket.version == ticket.version))
+        .execute()
+    )
