@@ -73,11 +73,11 @@ def _same_household(volunteer: User, reporter: User) -> bool:
     )
 
 
-def _match(volunteer, ticket, loads, scores) -> Match:
+def _match(volunteer, ticket, loads, scores, origin=None) -> Match:
     point = ticket_point(ticket)
-    far = None
-    if point and volunteer.lat is not None and volunteer.lng is not None:
-        far = distance_m(point[0], point[1], volunteer.lat, volunteer.lng)
+    if origin is None and volunteer.lat is not None and volunteer.lng is not None:
+        origin = (volunteer.lat, volunteer.lng)
+    far = distance_m(point[0], point[1], *origin) if point and origin else None
     wanted = set(routing().category(ticket.category).skills)
     fit = len(wanted & set(volunteer.skills or []))
     return Match(volunteer, ticket, fit, far, loads.get(volunteer.id, 0), scores.get(volunteer.id))
@@ -101,24 +101,31 @@ def rank_volunteers(ticket: Ticket, limit: int | None = None) -> list[Match]:
     return matches[:limit]
 
 
-def open_pool():
-    """Pool tickets nobody has taken yet."""
-    return Ticket.select().where(
-        (Ticket.state == State.DISPATCHED) & Ticket.in_pool & Ticket.assignee.is_null()
+def open_orders(user: User, scan: int = 200):
+    """Orders `user` could take now, newest first: pool tickets (a volunteer's own street) and
+    tickets dispatched to their work unit with nobody on them yet."""
+    offered = Ticket.in_pool == True  # noqa: E712 (a peewee expression)
+    if user.work_unit_id:
+        offered |= Ticket.work_unit == user.work_unit_id
+    query = Ticket.select().where(
+        (Ticket.state == State.DISPATCHED) & Ticket.assignee.is_null() & offered
     )
-
-
-def rank_tickets(volunteer: User, limit: int = 5, scan: int = 200) -> list[Match]:
-    """附近工单: pool tickets in the volunteer's street, ranked by the same rule."""
-    query = open_pool()
-    if volunteer.org_unit_id:
-        street = volunteer.org_unit.ancestor_at(Level.STREET)
+    if user.role == Role.VOLUNTEER and user.org_unit_id:
+        street = user.org_unit.ancestor_at(Level.STREET)
         query = query.where(under_path(Ticket.area_path, street.path))
+    return query.order_by(Ticket.id.desc()).limit(scan)
+
+
+def rank_tickets(
+    volunteer: User, limit: int | None = 5, scan: int = 200, origin=None
+) -> list[Match]:
+    """附近工单 (chat and API): takeable orders ranked by the same rule as pool pushes,
+    distances from `origin` (lat, lng) or else from where the volunteer lives."""
     loads, scores = _loads([volunteer.id]), _scores([volunteer.id])
     matches = [
-        _match(volunteer, t, loads, scores)
-        for t in query.order_by(Ticket.id.desc()).limit(scan)
+        _match(volunteer, t, loads, scores, origin)
+        for t in open_orders(volunteer, scan)
         if not _same_household(volunteer, t.reporter)
     ]
     matches.sort(key=lambda m: m.sort_key)
-    return matches[:limit]
+    return matches if limit is None else matches[:limit]

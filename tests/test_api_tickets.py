@@ -2,6 +2,8 @@
 
 # ruff: noqa: F811 (pytest fixtures are imported from tests.test_api_support)
 
+import re
+
 from handlers.classifier import classify
 from models import lifecycle
 from models.org import User
@@ -114,3 +116,27 @@ def test_pool_respects_skills_and_distance(client, auth, demo):
     assert {t["id"] for t in everything["items"]} == {lamp.id, help_needed.id}
     assert all(t["distance_m"] is not None for t in everything["items"])
     assert far_away.get_json()["items"] == []
+
+
+def test_pool_lists_orders_in_the_same_order_as_chat(client, auth, demo, chat):
+    pets = file_ticket(demo.resident_1, text="狗一直叫", category="pets")
+    lamp = file_ticket(demo.resident_2, text="路灯坏了", category="power_lighting")
+    for ticket in (pets, lamp):
+        lifecycle.dispatch(ticket.id, demo.dispatcher_1, to_pool=True)
+    for volunteer in (demo.volunteer_1, demo.volunteer_3):  # electrician, mediator
+        api = client.get("/api/v1/pool?match_skills=false", headers=auth(volunteer))
+        api_order = [t["id"] for t in api.get_json()["items"]]
+        reply = chat(volunteer.openid).say("附近工单")
+        chat_order = [int(n) for n in re.findall(r"^#(\d+) ", reply, re.M)]
+        assert api_order == chat_order and len(api_order) == 2
+    assert chat_order == [pets.id, lamp.id]  # the mediator sees the dog first
+
+
+def test_a_worker_sees_orders_sent_to_their_unit_in_chat(demo, chat):
+    from models.org import WorkUnit
+
+    ticket = file_ticket(demo.resident_1, text="单元门禁坏了", category="public_facility")
+    lifecycle.dispatch(
+        ticket.id, demo.dispatcher_1, to_unit=WorkUnit.get(WorkUnit.name == "红管家物业")
+    )
+    assert f"#{ticket.id} " in chat("demo_worker_1").say("附近工单")

@@ -20,10 +20,8 @@ from bot.api.serialize import ticket_payload, utc
 from bot.api.tickets import detail, stored_photos, viewable
 from models import lifecycle
 from models.access import same_household
-from models.db import under_path
-from models.enums import ASSIGNEE_ROLES, Level, Role, State
-from models.geo import distance_m
-from models.matching import ticket_point
+from models.enums import ASSIGNEE_ROLES, State
+from models.matching import rank_tickets
 from models.org import User
 from models.routing import routing
 from models.tickets import PointsEntry, Ticket
@@ -34,21 +32,6 @@ blp = Blueprint(
     "tasks", __name__, url_prefix="/api/v1", description="志愿者与工作人员：接单、办理、积分"
 )
 errors.install(blp)
-
-
-def _open_orders(user: User):
-    query = Ticket.select().where(
-        (Ticket.state == State.DISPATCHED) & Ticket.assignee.is_null(True)
-    )
-    offered = Ticket.in_pool == True  # noqa: E712 (peewee expression)
-    if user.work_unit_id:
-        offered |= Ticket.work_unit == user.work_unit_id
-    query = query.where(offered)
-    if user.role == Role.VOLUNTEER and user.org_unit_id:
-        # Volunteers serve their own street (as models.matching ranks them).
-        street = user.org_unit.ancestor_at(Level.STREET)
-        query = query.where(under_path(Ticket.area_path, street.path))
-    return query.order_by(Ticket.id.desc()).limit(POOL_SCAN)
 
 
 def _fits(user: User, ticket: Ticket, match_skills: bool) -> bool:
@@ -66,21 +49,16 @@ def _fits(user: User, ticket: Ticket, match_skills: bool) -> bool:
 @blp.response(200, TicketPageSchema)
 @blp.alt_response(304, description="Not modified (If-None-Match)")
 def pool(args):
-    """Open orders near me that fit my skills (pool, or dispatched to my unit), nearest first."""
+    """Open orders near me that fit my skills (pool, or dispatched to my unit), ranked as in
+    chat's 附近工单: best skill fit, then nearest, then my load."""
     user = current_user()
     here = (args["lat"], args["lng"]) if "lat" in args and "lng" in args else None
-    if here is None and user.lat is not None and user.lng is not None:
-        here = (user.lat, user.lng)
-    found = []
-    for ticket in _open_orders(user):
-        if not _fits(user, ticket, args["match_skills"]):
-            continue
-        point = ticket_point(ticket)
-        dist = distance_m(*here, *point) if here and point else None
-        if dist is not None and dist > args["radius_m"]:
-            continue
-        found.append((ticket, dist))
-    found.sort(key=lambda pair: (pair[1] is None, pair[1] or 0, -pair[0].id))
+    found = [
+        (m.ticket, m.distance_m)
+        for m in rank_tickets(user, limit=None, scan=POOL_SCAN, origin=here)
+        if _fits(user, m.ticket, args["match_skills"])
+        and not (m.distance_m is not None and m.distance_m > args["radius_m"])
+    ]
     page = listing.page_of_rows(
         found, args["limit"], args["offset"], lambda pair: ticket_payload(pair[0], user, pair[1])
     )
