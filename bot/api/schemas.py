@@ -249,5 +249,4 @@ class FiguresSchema(ma.Schema):
     unit = f.Nested(OrgRefSchema, required=True)
     start = f.Date(required=True)
     end = f.Date(required=True)
-    source = f.String(required=True, metadata={"description": "digest or sql"})
     figures = f.Dict(required=True)
