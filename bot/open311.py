@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
-from bot.api.places import compound_by_id, nearest_compound
+from bot.api.places import compound_by_id
 from bot.api.serialize import masked_place, photo_refs
 from models import lifecycle
 from models.clock import CHINA, now
@@ -22,6 +22,7 @@ from models.db import database
 from models.enums import OPEN_STATES, Action, State
 from models.errors import TicketError
 from models.org import User, mask_phone
+from models.places import nearest_compound
 from models.routing import routing
 from models.tickets import Ticket, TicketEvent
 
@@ -330,7 +331,7 @@ def _place(form: dict):
         return compound_by_id(int(address_id)), lat, lng
     if lat is None or lng is None:
         raise Open311Error(400, "请提供 lat 和 long，或者 address_id（小区编号）。")
-    compound = nearest_compound(lat, lng)
+    compound, _ = nearest_compound(lat, lng)
     if compound is None:
         raise Open311Error(400, "该位置500米内没有我们服务的小区，请核对位置或提供 address_id。")
     return compound, lat, lng

@@ -2,6 +2,7 @@
 
 import time
 from datetime import timedelta
+from math import cos, radians
 
 from models.clock import now
 from models.enums import ACTIVE_STATES
@@ -19,10 +20,12 @@ DUPLICATE_DAYS = 7
 
 def nearest_compound(lat: float, lng: float, radius_m: float = NEAREST_RADIUS_M):
     """The compound nearest (lat, lng) within radius_m, with its distance; else (None, None)."""
-    # A bounding box first (about 0.01° ≈ 1.1 km), so the index-free scan stays small.
-    span = radius_m / 100_000 + 0.001
+    # A bounding box first, so only nearby rows are measured; a degree of longitude shrinks
+    # with the cosine of the latitude.
+    dlat = radius_m / 111_000
+    dlng = radius_m / (111_000 * max(cos(radians(lat)), 0.01))
     rows = Compound.select().where(
-        Compound.lat.between(lat - span, lat + span) & Compound.lng.between(lng - span, lng + span)
+        Compound.lat.between(lat - dlat, lat + dlat) & Compound.lng.between(lng - dlng, lng + dlng)
     )
     best, best_d = None, None
     for compound in rows:

@@ -21,6 +21,7 @@ from models import lifecycle
 from models.access import load_ticket, require_view
 from models.enums import Urgency
 from models.errors import TicketError
+from models.places import nearest_compound
 from models.routing import CATEGORY_CODES
 from models.tickets import Ticket
 
@@ -87,7 +88,7 @@ def create_ticket(body):
     if "compound_id" in body:
         compound = places.compound_by_id(body["compound_id"])
     elif "lat" in body:
-        compound = places.nearest_compound(body["lat"], body["lng"])
+        compound, _ = nearest_compound(body["lat"], body["lng"])
     ticket = lifecycle.submit(
         user, body["text"], category, urgency, compound=compound,
         building=body.get("building", ""), unit_no=body.get("unit_no", ""),
