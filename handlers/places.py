@@ -6,13 +6,10 @@
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
 
 _CN_DIGITS = {
     "零": 0,
@@ -172,11 +169,3 @@ def extract_place(text: str, compound_names: Iterable[str] = ()) -> PlaceMention
                 unit, room = ud.group(1), ud.group(2)
 
     return PlaceMention(building, unit, room, _match_compound(text, compound_names))
-
-
-def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in metres between two WGS-84 points given in degrees."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))

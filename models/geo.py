@@ -2,7 +2,7 @@
 
 from math import asin, cos, radians, sin, sqrt
 
-EARTH_RADIUS_M = 6_371_000
+EARTH_RADIUS_M = 6_371_008.8  # the mean radius (IUGG)
 
 
 def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
@@ -10,4 +10,5 @@ def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     p1, p2 = radians(lat1), radians(lat2)
     dp, dl = p2 - p1, radians(lng2 - lng1)
     a = sin(dp / 2) ** 2 + cos(p1) * cos(p2) * sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * asin(sqrt(a))
+    # min(): rounding can push `a` a hair above 1 for antipodal points.
+    return 2 * EARTH_RADIUS_M * asin(min(1.0, sqrt(a)))

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from handlers.places import PlaceMention, cn_to_int, extract_place, haversine_m
+from handlers.places import PlaceMention, cn_to_int, extract_place
+from models.geo import distance_m
 
 NAMES = ["阳光花园", "阳光花园二期", "幸福里小区", "金桂苑", "东湖小区"]
 
@@ -94,15 +95,15 @@ def test_cn_to_int(text, value):
     assert cn_to_int(text) == value
 
 
-def test_haversine():
-    assert haversine_m(30.0, 120.0, 30.0, 120.0) == 0.0
+def test_distances_on_the_earth():
+    assert distance_m(30.0, 120.0, 30.0, 120.0) == 0.0
     # one degree of latitude on a sphere of radius 6,371,008.8 m = 111,195.08 m
-    assert haversine_m(0, 0, 1, 0) == pytest.approx(111_195.08, abs=0.5)
-    assert haversine_m(0, 0, 0, 1) == pytest.approx(111_195.08, abs=0.5)  # on the equator
+    assert distance_m(0, 0, 1, 0) == pytest.approx(111_195.08, abs=0.5)
+    assert distance_m(0, 0, 0, 1) == pytest.approx(111_195.08, abs=0.5)  # on the equator
     # Beijing (39.9042, 116.4074) to Shanghai (31.2304, 121.4737): about 1,067 km
-    d = haversine_m(39.9042, 116.4074, 31.2304, 121.4737)
+    d = distance_m(39.9042, 116.4074, 31.2304, 121.4737)
     assert d == pytest.approx(1_067_000, rel=0.01)
-    assert haversine_m(31.2304, 121.4737, 39.9042, 116.4074) == pytest.approx(d)
+    assert distance_m(31.2304, 121.4737, 39.9042, 116.4074) == pytest.approx(d)
     # a short hop inside a compound: 0.001 degree of latitude is about 111 m
-    assert haversine_m(31.0, 121.0, 31.001, 121.0) == pytest.approx(111.2, abs=0.1)
-    assert haversine_m(0, 0, 0, 180) == pytest.approx(math.pi * 6_371_008.8, rel=1e-9)
+    assert distance_m(31.0, 121.0, 31.001, 121.0) == pytest.approx(111.2, abs=0.1)
+    assert distance_m(0, 0, 0, 180) == pytest.approx(math.pi * 6_371_008.8, rel=1e-9)
