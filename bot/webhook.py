@@ -121,11 +121,12 @@ def _decrypt(crypto: WeChatCrypto, body: bytes) -> str:
 
 
 def _dedup_key(message) -> str:
-    """MsgId for messages; for events WeChat's FromUserName+CreateTime, plus the event and its
-    key, since two different clicks within one second are not a retry."""
+    """FromUserName+MsgId for messages (a MsgId is only unique per sender: two people must never
+    share one answer); for events FromUserName+CreateTime, plus the event and its key, since two
+    different clicks within one second are not a retry."""
     msgid = getattr(message, "id", None)
     if msgid:
-        return services().key("msg", msgid)
+        return services().key("msg", message.source, msgid)
     event = getattr(message, "event", "")
     key = getattr(message, "key", None) or getattr(message, "scene_id", None) or ""
     return services().key("evt", message.source, message.create_time, event, key)

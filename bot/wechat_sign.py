@@ -1,8 +1,8 @@
 """Building and signing webhook requests exactly as WeChat does (simulator, tests, benchmark)."""
 
 import hashlib
-import itertools
 import random
+import secrets
 import re
 import string
 import time
@@ -10,7 +10,11 @@ from dataclasses import dataclass
 
 from wechatpy.crypto import WeChatCrypto
 
-_ids = itertools.count(int(time.time() * 1000) % 10**12)
+
+
+def _new_msg_id() -> int:
+    """A random 63-bit MsgId: simulators started in the same millisecond never collide."""
+    return secrets.randbits(63)
 
 
 def signature(token: str, timestamp: str, nonce: str, *extra: str) -> str:
@@ -44,17 +48,17 @@ class WeChatSigner:
             text = value if isinstance(value, int | float) else _cdata(str(value))
             parts.append(f"<{name}>{text}</{name}>")
         if msg_type != "event":
-            parts.append(f"<MsgId>{msg_id if msg_id is not None else next(_ids)}</MsgId>")
+            parts.append(f"<MsgId>{msg_id if msg_id is not None else _new_msg_id()}</MsgId>")
         return "<xml>" + "".join(parts) + "</xml>"
 
     def text(self, content: str, **kw) -> str:
         return self.xml("text", {"Content": content}, **kw)
 
     def image(self, pic_url: str = "http://example.invalid/p.jpg", **kw) -> str:
-        return self.xml("image", {"PicUrl": pic_url, "MediaId": f"m{next(_ids)}"}, **kw)
+        return self.xml("image", {"PicUrl": pic_url, "MediaId": f"m{_new_msg_id()}"}, **kw)
 
     def voice(self, recognition: str | None, **kw) -> str:
-        fields = {"MediaId": f"v{next(_ids)}", "Format": "amr"}
+        fields = {"MediaId": f"v{_new_msg_id()}", "Format": "amr"}
         if recognition is not None:
             fields["Recognition"] = recognition
         return self.xml("voice", fields, **kw)

@@ -11,6 +11,7 @@ import peewee
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator, migrate
 
 from models.clock import now
+from models.corrections import Correction
 from models.db import BaseModel, database, is_postgres
 from models.org import Compound, InviteCode, OrgUnit, User, WorkUnit
 from models.outbox import Outbound
@@ -25,7 +26,7 @@ from models.tickets import (
 
 ALL_MODELS = [
     OrgUnit, WorkUnit, Compound, User, InviteCode, Ticket, TicketEvent, Rating, PointsEntry,
-    TicketSubscriber, TicketAssist, Outbound,
+    TicketSubscriber, TicketAssist, Outbound, Correction,
 ]  # fmt: skip
 
 
@@ -97,7 +98,26 @@ MIGRATIONS.append(
         _pattern_index_down,
     )
 )
+MIGRATIONS.append(
+    Migration(
+        5,
+        "correction: dispatchers' re-categorisations, kept as labelled examples",
+        lambda m: _create_tables(Correction),
+        lambda m: _drop_tables(Correction),
+    )
+)
 LATEST = MIGRATIONS[-1].version
+
+
+def _create_tables(*models) -> list:
+    """A migration step that adds whole tables (with their indexes)."""
+    database.create_tables(models)
+    return []
+
+
+def _drop_tables(*models) -> list:
+    database.drop_tables(models, safe=True)
+    return []
 
 
 def _migrator() -> SchemaMigrator:

@@ -149,3 +149,24 @@ def test_a_retried_event_acts_once(live_server, config, demo, chat):
     first = reply_text(client.post(body).text)
     again = reply_text(client.post(body).text)
     assert "幸福社区的志愿者" in first and again == first  # the same answer, not "already used"
+
+
+def test_two_senders_with_the_same_msgid_each_get_their_own_reply(live_server, config, demo):
+    """A MsgId is unique per sender only: sharing one must not hand one person's reply to another."""
+    replies = {}
+    for openid, text in (("demo_resident_1", "帮助"), ("demo_volunteer_1", "我的积分")):
+        signer = WeChatSigner(token=config.WECHAT_TOKEN, openid=openid)
+        query, body = signer.sign(signer.xml("text", {"Content": text}, msg_id=4242))
+        replies[openid] = reply_text(
+            requests.post(f"{live_server}/wechat", params=query, data=body).text
+        )
+    assert "积分" in replies["demo_volunteer_1"]
+    assert replies["demo_resident_1"] != replies["demo_volunteer_1"]
+
+
+def test_simulated_message_ids_do_not_collide_across_simulators():
+    ids = set()
+    for n in range(2000):
+        signer = WeChatSigner(token="t", openid=f"u{n % 7}")
+        ids.add(int(signer.text("你好").split("<MsgId>")[1].split("<")[0]))
+    assert len(ids) == 2000
