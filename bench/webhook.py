@@ -1,10 +1,12 @@
-"""Webhook benchmark: Sidan on PostgreSQL + Redis against a bare Flask + wechatpy echo bot.
+"""Webhook benchmark: Sidan on PostgreSQL + Redis against the same-work floor and an echo bot.
 
     .venv/bin/python -m bench.webhook --duration 15 --connections 16
 
-Both run under gunicorn with the options `sidan serve` uses (gthread, 2 x cores + 1 workers,
-8 threads) on this machine, and are loaded in the same run, alternately, by the same
-generator at the same concurrency. Only ratios taken in one run mean anything on a shared
+All three run under gunicorn with the options `sidan serve` uses (gthread, 2 x cores + 1
+workers, 8 threads) on this machine, and are loaded in the same run, in turn, by the same
+generator at the same concurrency. The floor (bench/floor_bot.py) does only what filing must
+do on this stack (verify, parse, SET NX dedup, conversation load and save, ticket + event +
+outbox row in one transaction); the echo bot only verifies, parses and echoes. Only ratios taken in one run mean anything on a shared
 2-core machine. Scenarios, each with unique signed messages (a fresh MsgId per request):
 
   a  a resident's first message, which starts a report conversation (reply: the summary)
@@ -47,9 +49,14 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 BENCH_COMPOUNDS = ["幸福里小区", "丹桂苑", "金桥花园"]
 MARKERS = {"a": "请确认报事内容", "b": "工单号", "c": "接单成功"}
 ECHO_MARKER = "<MsgType><![CDATA[text]]></MsgType>"
+FLOOR_MARKER = "工单号"
+# The yardsticks served beside Sidan: (module, reply marker, port offset from Sidan's).
+YARDSTICKS = {"echo": ("bench.echo_bot", ECHO_MARKER, 1),
+              "floor": ("bench.floor_bot", FLOOR_MARKER, 2)}  # fmt: skip
 # `cli` is `sidan serve` itself; `direct` calls the same run_gunicorn without the Flask CLI
 # building an app in the gunicorn master first (bench/serve_sidan.py says why it mattered).
 LAUNCHERS = {"direct": ["bench.serve_sidan"], "cli": ["bot.cli", "serve"]}
+SERVERS = ("sidan", *YARDSTICKS)
 SCENARIO_NAMES = {
     "a": "first report message (starts a conversation)",
     "b": "“确认” files a ticket",
@@ -106,23 +113,22 @@ def cli(args, *cmd: str) -> None:
 
 
 class Servers:
-    """Sidan (`sidan serve`) and the echo bot, each under gunicorn with the same settings."""
+    """Sidan (`sidan serve`), the echo bot and the floor, each under gunicorn with the same
+    settings."""
 
     def __init__(self, args):
         self.args = args
         self.procs: dict[str, subprocess.Popen] = {}
-        self.urls = {
-            "sidan": f"http://127.0.0.1:{args.port}",
-            "echo": f"http://127.0.0.1:{args.port + 1}",
-        }
+        self.urls = {"sidan": f"http://127.0.0.1:{args.port}"}
+        for name, (_, _, offset) in YARDSTICKS.items():
+            self.urls[name] = f"http://127.0.0.1:{args.port + offset}"
 
     def __enter__(self):
         a = self.args
         common = ["--host", "127.0.0.1", "--workers", str(a.workers), "--threads", str(a.threads)]
-        cmds = {
-            "sidan": [PY, "-m", *LAUNCHERS[a.launcher], "--port", str(a.port), *common],
-            "echo": [PY, "-m", "bench.echo_bot", "--port", str(a.port + 1), *common],
-        }
+        cmds = {"sidan": [PY, "-m", *LAUNCHERS[a.launcher], "--port", str(a.port), *common]}
+        for name, (module, _, offset) in YARDSTICKS.items():
+            cmds[name] = [PY, "-m", module, "--port", str(a.port + offset), *common]
         env = server_env(a)
         for name, cmd in cmds.items():
             logfile = open(a.out_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives with the server
@@ -451,19 +457,20 @@ class Bench:
         if not result.valid or check.get("tickets_ok") is False:
             log(f"  CHECK FAILED {check}")
 
-    def echo_wrk(self, scenario: str, duration=None) -> load.Result:
+    def yardstick_wrk(self, name: str, scenario: str, duration=None) -> load.Result:
+        """The echo bot or the floor on the same kind of message (a fresh MsgId each)."""
         duration = duration or self.args.duration
         pool = load.signed_pool(TOKEN, self.world.echo_messages(scenario, self.args.echo_pool))
         meter = self.meter()
-        result = load.run_wrk(self.servers.urls["echo"] + "/wechat", pool, duration=duration,
+        result = load.run_wrk(self.servers.urls[name] + "/wechat", pool, duration=duration,
                               connections=self.args.connections, threads=self.args.wrk_threads,
-                              marker=ECHO_MARKER)  # fmt: skip
+                              marker=YARDSTICKS[name][1])  # fmt: skip
         result.allow_wrap = True
         result.cpu = meter.stop(result)
         return result
 
     def meter(self) -> CpuMeter:
-        meter = CpuMeter({name: self.servers.pid(name) for name in ("sidan", "echo")})
+        meter = CpuMeter({name: self.servers.pid(name) for name in SERVERS})
         meter.start()
         return meter
 
@@ -479,11 +486,12 @@ class Bench:
         )
 
     def warm_up(self) -> None:
-        log("warming up both servers")
+        log("warming up the servers")
         secs = self.args.warmup
-        self.echo_wrk("a", duration=secs)
+        for name in YARDSTICKS:
+            self.yardstick_wrk(name, "a", duration=secs)
         result = self.sidan_wrk("a", "warm-up", duration=secs)
-        log(f"  warm-up: sidan a {result.rps:.0f}/s, echo ready")
+        log(f"  warm-up: sidan a {result.rps:.0f}/s, echo and floor ready")
 
     def scenario(self, scenario: str) -> None:
         log(f"scenario {scenario}: {SCENARIO_NAMES[scenario]}")
@@ -496,13 +504,13 @@ class Bench:
             # through the lifecycle is the slow part of this benchmark).
             self.world.fill_pool(self.pool_size("c", self.args.duration))
         for rep in range(1, self.args.reps + 1):
-            # Alternate who goes first, so drift on a noisy machine hits both alike.
-            order = ("echo", "sidan") if rep % 2 else ("sidan", "echo")
+            # Rotate who goes first, so drift on a noisy machine hits all alike.
+            order = SERVERS[rep % len(SERVERS) :] + SERVERS[: rep % len(SERVERS)]
             for server in order:
-                if server == "echo":
-                    self.record(scenario, "echo", "wrk", rep, self.echo_wrk(scenario))
-                else:
+                if server == "sidan":
                     self.record(scenario, "sidan", "wrk", rep, self.sidan_wrk(scenario, rep))
+                else:
+                    self.record(scenario, server, "wrk", rep, self.yardstick_wrk(server, scenario))
         if scenario in self.args.paced_scenarios:
             self.paced(scenario)
         if scenario in self.args.profile:
@@ -547,7 +555,7 @@ def summarise(runs: list[dict], scenarios) -> dict:
     out = {}
     for sc in scenarios:
         entry = {}
-        for server in ("sidan", "echo"):
+        for server in SERVERS:
             for kind in ("wrk", "paced"):
                 rows = [r for r in runs if (r["scenario"], r["server"], r["kind"]) == (sc, server, kind)
                         and isinstance(r["rep"], int)]  # fmt: skip
@@ -563,14 +571,18 @@ def summarise(runs: list[dict], scenarios) -> dict:
                         "each_p99_ms": [round(r["p99_ms"], 1) for r in rows],
                         "cpu_ms_per_req": _cpu_per_request(rows),
                     }
-        ratios = []
-        for rep in {r["rep"] for r in runs if r["scenario"] == sc and isinstance(r["rep"], int)}:
-            pair = {r["server"]: r["rps"] for r in runs
-                    if (r["scenario"], r["kind"], r["rep"]) == (sc, "wrk", rep)}  # fmt: skip
-            if pair.get("echo") and "sidan" in pair:
-                ratios.append(pair["sidan"] / pair["echo"])
-        entry["ratio"] = median(ratios)
-        entry["each_ratio"] = [round(x, 3) for x in sorted(ratios)]
+        for yardstick in YARDSTICKS:
+            # Ratios within one rep (the runs next to each other), then the median of those.
+            ratios = []
+            reps = {r["rep"] for r in runs if r["scenario"] == sc and isinstance(r["rep"], int)}
+            for rep in reps:
+                pair = {r["server"]: r["rps"] for r in runs
+                        if (r["scenario"], r["kind"], r["rep"]) == (sc, "wrk", rep)}  # fmt: skip
+                if pair.get(yardstick) and "sidan" in pair:
+                    ratios.append(pair["sidan"] / pair[yardstick])
+            suffix = "" if yardstick == "echo" else f"_{yardstick}"
+            entry[f"ratio{suffix}"] = median(ratios)
+            entry[f"each_ratio{suffix}"] = [round(x, 3) for x in sorted(ratios)]
         out[sc] = entry
     return out
 
@@ -646,7 +658,8 @@ def parse_args(argv=None):
         default="cli",
         help="how to start Sidan: bench.serve_sidan (direct) or `sidan serve` (cli)",
     )
-    p.add_argument("--port", type=int, default=18731, help="Sidan; the echo bot gets port+1")
+    p.add_argument("--port", type=int, default=18731,
+                   help="Sidan; the echo bot gets port+1, the floor port+2")  # fmt: skip
     p.add_argument("--db", default="sidan_bench_web")
     p.add_argument("--keep-db", action="store_true", help="keep the database afterwards")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
@@ -734,7 +747,9 @@ def main(argv=None) -> None:
     result = run(args)
     for sc, entry in result["summary"].items():
         s, e = entry.get("sidan_wrk", {}), entry.get("echo_wrk", {})
-        print(f"{sc}: sidan {s.get('rps', 0):.0f}/s vs echo {e.get('rps', 0):.0f}/s "
+        f = entry.get("floor_wrk", {})
+        print(f"{sc}: sidan {s.get('rps', 0):.0f}/s vs floor {f.get('rps', 0):.0f}/s "
+              f"ratio {entry.get('ratio_floor') or 0:.2f}, vs echo {e.get('rps', 0):.0f}/s "
               f"ratio {entry['ratio'] or 0:.2f}; sidan p50 {s.get('p50_ms', 0):.1f} ms "
               f"p99 {s.get('p99_ms', 0):.1f} ms")  # fmt: skip
         if "sidan_paced" in entry:
