@@ -27,7 +27,7 @@ def seed(community: OrgUnit) -> None:
     shop_row.address = "幸福社区党群服务中心一楼"
     shop_row.save()
     keeper = User.create(
-        openid="demo_shopkeeper_1", name="周店长", role=Role.RESIDENT, created_at=now()
+        openid="shopkeeper_1", name="周店长", role=Role.RESIDENT, created_at=now()
     )
     shop.add_staff(SHOP_NAME, keeper)
     for openid, title, skill, times in OFFERS:

@@ -151,11 +151,9 @@ def publish(quarter: str, scope: OrgUnit | None = None, actor: User | None = Non
             raise TicketError(f"{quarter}的物业红黑榜已经公示过了，公示后不再改动。", "conflict")
         vetoes = _vetoes(quarter, scope)
         scores = {s.company_id: s for s in evaluation.evaluate(start, end, scope, at=end)}
-        for company_id in vetoes:  # a vetoed company is listed even without tickets
-            if company_id not in scores:
-                scores[company_id] = evaluation.CompanyScore(
-                    company_id, WorkUnit.get_by_id(company_id).name
-                )
+        # Every property company is on the record, those without tickets too.
+        for company in WorkUnit.select().where(WorkUnit.kind == UnitKind.PROPERTY):
+            scores.setdefault(company.id, evaluation.CompanyScore(company.id, company.name))
         at = now()
         for s in scores.values():
             list_name, reasons = _reasons(s, vetoes.get(s.company_id, []))

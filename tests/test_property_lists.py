@@ -125,9 +125,7 @@ def test_the_property_market_lists_companies_in_good_standing(demo, quarter):
     clock.set_now(datetime(2026, 10, 8, 1, 0))
     property_lists.publish(quarter)
     entries = property_lists.market()
-    assert [(e.company.name, e.score, e.list_name) for e in entries] == [
-        ("红管家物业", 100, RED)
-    ]
+    assert [(e.company.name, e.score, e.list_name) for e in entries] == [("红管家物业", 100, RED)]
     assert entries[0].compounds == 6
     veto_in(demo, clock.now())  # vetoed since publication: no longer offered
     assert property_lists.market() == []
@@ -137,7 +135,9 @@ def test_a_company_with_too_few_tickets_is_listed_neutral(demo):
     clock.set_now(IN_Q3)
     handled(demo, "幸福里小区", "one", 5, "w_one", demo.dispatcher_1)
     clock.set_now(datetime(2026, 10, 8, 1, 0))
-    (row,) = property_lists.publish("2026Q3")
+    rows = {r.company.name: r for r in property_lists.publish("2026Q3")}
+    assert rows["安居物业"].reasons == ["工单0件，样本不足"]
+    row = rows["红管家物业"]
     assert (row.list_name, row.score, row.reasons) == (NEUTRAL, None, ["工单1件，样本不足"])
 
 

@@ -144,7 +144,7 @@ def test_twenty_simultaneous_redemptions_by_one_volunteer_never_overdraw(demo):
 def test_a_code_confirms_once(demo):
     credit(demo.volunteer_1, 10)
     row = shop.redeem(demo.volunteer_1, item_named("洗衣皂两块").id)
-    keeper = demo["demo_shopkeeper_1"]
+    keeper = demo["shopkeeper_1"]
     done = shop.confirm(row.code.lower(), keeper)
     assert done.state == RedemptionState.CONFIRMED and done.confirmed_by_id == keeper.id
     with pytest.raises(TicketError, match="已经核销过了"):
@@ -156,7 +156,7 @@ def test_a_code_confirms_once(demo):
 def test_twenty_simultaneous_confirms_of_one_code_succeed_once(demo):
     credit(demo.volunteer_1, 10)
     row = shop.redeem(demo.volunteer_1, item_named("洗衣皂两块").id)
-    keeper = demo["demo_shopkeeper_1"]
+    keeper = demo["shopkeeper_1"]
     wins, refusals, crashes = _race([keeper] * 20, lambda k: shop.confirm(row.code, k).id)
     assert crashes == [] and len(wins) == 1 and len(refusals) == 19
 
@@ -165,14 +165,14 @@ def test_an_unknown_or_foreign_code_is_not_found(demo):
     credit(demo.volunteer_1, 10)
     row = shop.redeem(demo.volunteer_1, item_named("洗衣皂两块").id)
     with pytest.raises(TicketError, match="没有找到这个兑换码"):
-        shop.confirm("ZZZZZZZZ", demo["demo_shopkeeper_1"])
+        shop.confirm("ZZZZZZZZ", demo["shopkeeper_1"])
     with pytest.raises(TicketError, match="没有找到这个兑换码"):
         shop.confirm(row.code, demo.volunteer_2)  # not the shop's staff
     assert Redemption.get_by_id(row.id).state == RedemptionState.ISSUED
 
 
 def test_a_shop_cannot_confirm_its_own_staffs_redemption(demo):
-    insider, colleague = demo.volunteer_2, demo["demo_shopkeeper_1"]
+    insider, colleague = demo.volunteer_2, demo["shopkeeper_1"]
     shop.add_staff("幸福社区信用超市", insider)
     credit(insider, 10)
     row = shop.redeem(insider, item_named("洗衣皂两块").id)
@@ -194,7 +194,7 @@ def test_a_refund_is_a_credit_and_puts_the_item_back(demo):
     assert ledger(volunteer) == [("rating", 20), ("redeem", -10), ("refund", 10)]
     assert shop.balance(volunteer) == 20 and item_named("洗衣皂两块").stock == soap.stock
     with pytest.raises(TicketError, match="已经取消"):
-        shop.confirm(row.code, demo["demo_shopkeeper_1"])
+        shop.confirm(row.code, demo["shopkeeper_1"])
     with pytest.raises(TicketError, match="已经取消"):
         shop.refund(row.id, volunteer)
 
@@ -202,7 +202,7 @@ def test_a_refund_is_a_credit_and_puts_the_item_back(demo):
 def test_a_confirmed_redemption_cannot_be_refunded(demo):
     credit(demo.volunteer_1, 10)
     row = shop.redeem(demo.volunteer_1, item_named("洗衣皂两块").id)
-    shop.confirm(row.code, demo["demo_shopkeeper_1"])
+    shop.confirm(row.code, demo["shopkeeper_1"])
     with pytest.raises(TicketError, match="已经核销过了"):
         shop.refund(row.id, demo.volunteer_1)
     assert shop.balance(demo.volunteer_1) == 0
@@ -226,7 +226,7 @@ def test_adding_items_checks_price_and_shop(demo):
 
 def test_volunteer_redeems_in_chat_and_the_shopkeeper_confirms(chat, demo):
     credit(demo.volunteer_1, 12)
-    volunteer, keeper = chat("demo_volunteer_1"), chat("demo_shopkeeper_1")
+    volunteer, keeper = chat("demo_volunteer_1"), chat("shopkeeper_1")
     listing = volunteer.say("积分商城")
     soap = item_named("洗衣皂两块")
     assert "您现有 12 积分" in listing and f"{soap.id}. 洗衣皂两块" in listing
