@@ -26,9 +26,7 @@ def seed(community: OrgUnit) -> None:
     shop_row = shop.Shop.get(shop.Shop.name == SHOP_NAME)
     shop_row.address = "幸福社区党群服务中心一楼"
     shop_row.save()
-    keeper = User.create(
-        openid="shopkeeper_1", name="周店长", role=Role.RESIDENT, created_at=now()
-    )
+    keeper = User.create(openid="shopkeeper_1", name="周店长", role=Role.RESIDENT, created_at=now())
     shop.add_staff(SHOP_NAME, keeper)
     for openid, title, skill, times in OFFERS:
         volunteer = User.get(User.openid == openid)

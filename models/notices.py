@@ -64,6 +64,8 @@ def pool_offer(ticket, distance_m: float | None) -> str:
 
 
 def reporter_dispatched(ticket) -> str:
+    if ticket.kind == TicketKind.WISH:
+        return f"您的微心愿 {ticket.number} 已审核通过，发布到了心愿墙，有志愿者认领时会告诉您。"
     return f"您反映的问题 {ticket.number} 已派单处理，我们会及时告诉您进展。"
 
 
