@@ -114,10 +114,16 @@ MIGRATIONS.append(
 )
 
 
+def _kind_column() -> peewee.CharField:
+    return peewee.CharField(
+        max_length=16, default="report", constraints=[peewee.SQL("DEFAULT 'report'")]
+    )
+
+
 def _incentives_up(m) -> list:
     database.create_tables(INCENTIVE_MODELS)
     return [
-        m.add_column("ticket", "kind", peewee.CharField(max_length=16, default="report")),
+        m.add_column("ticket", "kind", _kind_column()),
         m.add_index("ticket", ("kind", "state"), False),
     ]
 
@@ -130,8 +136,7 @@ def _incentives_down(m) -> list:
 MIGRATIONS.append(
     Migration(
         8,
-        "incentives: points shop, wish wall and service menu (ticket.kind), points review, "
-        "property red/black lists and vetoes",
+        "incentives: shop, wishes and menu (ticket.kind), points review, property lists",
         _incentives_up,
         _incentives_down,
     )

@@ -36,7 +36,10 @@ class Ticket(BaseModel):
     photos = JSONField(default=list)
     channel = peewee.CharField(max_length=16, default="chat")
     # report | wish (微心愿) | booking (service menu): one lifecycle for all three (schema v8).
-    kind = peewee.CharField(max_length=16, default=TicketKind.REPORT)
+    # A server default too, so bulk SQL loads (bench) that name no kind still insert.
+    kind = peewee.CharField(
+        max_length=16, default=TicketKind.REPORT, constraints=[peewee.SQL("DEFAULT 'report'")]
+    )
     # Another system's id for the same request (Open311 / 12345 hotline import).
     external_ref = peewee.CharField(max_length=64, null=True, index=True)
     assignee = peewee.ForeignKeyField(User, null=True, backref="assigned")
