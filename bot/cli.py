@@ -9,6 +9,7 @@ import threading
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
+from bot import cli_incentives
 from bot.app import create_app, services
 from bot.config import Config
 
@@ -263,6 +264,11 @@ def outbox_retry(ids):
     from models.outbox import retry_dead
 
     click.echo(f"{retry_dead(list(ids) or None)} message(s) queued again")
+
+
+# Incentives: the points shop, volunteers' yearly report, property lists (bot/cli_incentives.py).
+for _command in cli_incentives.COMMANDS:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

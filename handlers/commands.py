@@ -12,6 +12,11 @@ VERBS = {
     "查询", "催单", "撤销", "评价", "接单", "抢单", "进度", "办结", "退单", "派单", "转单",
     "提级", "协办", "关闭", "合并", "督办", "回访", "关注",
 }  # fmt: skip
+# Incentives (handlers.incentives, handlers.wishes): shop, wishes, service menu, property lists.
+VERBS |= {
+    "兑换", "取消兑换", "核销", "微心愿", "微心", "代办心愿", "认领心愿", "认领", "我的服务",
+    "停止服务", "预约", "复核", "一票否决",
+}  # fmt: skip
 FIXED = {
     "帮助": "help", "菜单": "help", "?": "help", "？": "help", "help": "help",
     "取消": "cancel", "算了": "cancel", "退出": "cancel",
@@ -20,6 +25,12 @@ FIXED = {
     "我的任务": "my_tasks", "我的积分": "my_points",
     "待派单": "queue", "超时工单": "overdue", "今日概况": "today", "今天概况": "today",
     "物业评价": "property_report", "物业红黑榜": "property_report", "红榜": "property_report",
+}  # fmt: skip
+FIXED |= {
+    "积分商城": "shop", "信用超市": "shop", "积分超市": "shop", "我的兑换": "my_redemptions",
+    "心愿墙": "wish_wall", "待审心愿": "wishes_to_review", "服务菜单": "service_menu",
+    "积分复核": "points_review", "物业公示": "property_lists", "红黑名单": "property_lists",
+    "物业超市": "property_market",
 }  # fmt: skip
 RATINGS = {"非常满意": 5, "满意": 5, "基本满意": 3, "一般": 3, "不满意": 1, "很不满意": 1}
 UNSOLVED = ("没解决", "没有解决", "没修好", "还没好", "没弄好")

@@ -2,7 +2,7 @@
 
 import logging
 
-from handlers import report, resident, staff, texts, worker
+from handlers import incentives, report, resident, staff, texts, worker
 from handlers.commands import fixed_command, normalize, parse_command
 from handlers.context import Context
 from handlers.conversation import END, NOT_MINE, Conversation, Session
@@ -21,6 +21,8 @@ COMMANDS = {
     Role.DISPATCHER: staff.DISPATCHER_COMMANDS,
     Role.SUPERVISOR: staff.SUPERVISOR_COMMANDS,
 }
+# Incentives (points shop, wishes, service menu, property lists) for every role.
+COMMANDS = {role: {**table, **incentives.COMMANDS[role]} for role, table in COMMANDS.items()}
 STAFF_COMMANDS = set(staff.DISPATCHER_COMMANDS) | set(staff.SUPERVISOR_COMMANDS)
 MENU_KEYS = {"REPORT": "report", "MY_TICKETS": "my_tickets", "VOLUNTEER": "nearby", "HELP": "help"}
 SCENE_INVITE = "invite_"

@@ -75,6 +75,18 @@ HELP = {
     ),
 }
 HELP[Role.WORKER] = HELP[Role.VOLUNTEER].replace("志愿者可以", "您可以")
+# Incentives (handlers/incentives.py, handlers/wishes.py).
+HELP[Role.RESIDENT] += (
+    "\n· 微心愿 内容：请志愿者帮个小忙\n· 服务菜单、预约 编号\n· 物业公示、物业超市"
+)
+HELP[Role.VOLUNTEER] += (
+    "\n· 积分商城、兑换 编号、我的兑换\n· 心愿墙、认领心愿 #12\n· 我的服务 理发 周六上午"
+)
+HELP[Role.DISPATCHER] += (
+    "\n· 待审心愿、代办心愿 称呼 小区楼号 内容\n· 积分复核、复核 编号 通过\n"
+    "· 一票否决 物业公司 小区 理由、物业公示、物业超市"
+)
+HELP[Role.SUPERVISOR] += "\n· 待审心愿、一票否决 物业公司 小区 理由、物业公示"
 
 REPORT_ASK_WHAT = "收到。请用一句话说说遇到了什么问题？"
 REPORT_ASK_PLACE = (

@@ -1,5 +1,6 @@
 """A small fictional city to play the whole loop with (`sidan seed-demo`)."""
 
+from models import demo_incentives
 from models.clock import now
 from models.db import database
 from models.enums import Level, Role, UnitKind
@@ -119,6 +120,7 @@ def _build() -> dict:
         org_unit=happy,
     )  # fmt: skip
     InviteCode.create(code="VOL-DEMO", role=Role.VOLUNTEER, org_unit=happy, created_at=now())
+    demo_incentives.seed(happy)
     return {
         "created": True,
         "org_units": OrgUnit.select().count(),

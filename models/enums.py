@@ -103,3 +103,11 @@ class Channel(StrEnum):
 class UnitKind(StrEnum):
     PROPERTY = "property"
     DEPARTMENT = "department"
+
+
+class TicketKind(StrEnum):
+    """Where a ticket came from: a reported problem, a 微心愿, or a booking from the service menu."""
+
+    REPORT = "report"
+    WISH = "wish"
+    BOOKING = "booking"

@@ -3,6 +3,7 @@
 Short, polite, and each one says what the reader can do next.
 """
 
+from models.enums import TicketKind
 from models.routing import routing
 
 URGENT_ADVICE = {
@@ -51,6 +52,11 @@ def dispatched_to_you(ticket) -> str:
 
 def pool_offer(ticket, distance_m: float | None) -> str:
     where = f"，距您约{int(distance_m)}米" if distance_m is not None else ""
+    if ticket.kind == TicketKind.WISH:
+        return (
+            f"心愿墙上有一个新的微心愿{where}：{brief(ticket)}：{snippet(ticket.text)}\n"
+            f"愿意帮忙实现的话回复“认领心愿 {ticket.number}”，先到先得。"
+        )
     return (
         f"附近有一单需要帮忙{where}：{brief(ticket)}：{snippet(ticket.text)}\n"
         f"愿意的话回复“接单 {ticket.number}”，先到先得。"
@@ -58,6 +64,8 @@ def pool_offer(ticket, distance_m: float | None) -> str:
 
 
 def reporter_dispatched(ticket) -> str:
+    if ticket.kind == TicketKind.WISH:
+        return f"您的微心愿 {ticket.number} 已审核通过，发布到了心愿墙，有志愿者认领时会告诉您。"
     return f"您反映的问题 {ticket.number} 已派单处理，我们会及时告诉您进展。"
 
 
@@ -78,6 +86,11 @@ def progress(ticket, note: str) -> str:
 
 
 def rating_request(ticket) -> str:
+    if ticket.kind == TicketKind.WISH:
+        return (
+            f"您的微心愿 {ticket.number} 已经实现啦！请回复“评价 {ticket.number} 满意”，"
+            "也可以加一句感谢的话，我们会转告志愿者。"
+        )
     return (
         f"您的工单 {ticket.number} 已办结。请为这次服务打分：\n"
         "回复 1-5 分，或“满意 / 基本满意 / 不满意”，也可以补充一句意见。"

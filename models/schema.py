@@ -10,9 +10,11 @@ from dataclasses import dataclass
 import peewee
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator, migrate
 
+from models import property_lists, shop
 from models.clock import now
 from models.corrections import Correction
 from models.db import BaseModel, database, is_postgres
+from models.gaming import PointsFlag
 from models.org import Compound, InviteCode, OrgUnit, User, WorkUnit
 from models.outbox import Outbound
 from models.tickets import (
@@ -23,11 +25,15 @@ from models.tickets import (
     TicketEvent,
     TicketSubscriber,
 )
+from models.wishes import ServiceOffer, WishFor
 
 ALL_MODELS = [
     OrgUnit, WorkUnit, Compound, User, InviteCode, Ticket, TicketEvent, Rating, PointsEntry,
     TicketSubscriber, TicketAssist, Outbound, Correction,
 ]  # fmt: skip
+# Incentives (schema v8): points shop, wish wall and service menu, points review, property lists.
+INCENTIVE_MODELS = [*shop.MODELS, WishFor, ServiceOffer, PointsFlag, *property_lists.MODELS]
+ALL_MODELS += INCENTIVE_MODELS
 
 
 class SchemaVersion(BaseModel):
@@ -104,6 +110,35 @@ MIGRATIONS.append(
         "correction: dispatchers' re-categorisations, kept as labelled examples",
         lambda m: _create_tables(Correction),
         lambda m: _drop_tables(Correction),
+    )
+)
+
+
+def _kind_column() -> peewee.CharField:
+    return peewee.CharField(
+        max_length=16, default="report", constraints=[peewee.SQL("DEFAULT 'report'")]
+    )
+
+
+def _incentives_up(m) -> list:
+    database.create_tables(INCENTIVE_MODELS)
+    return [
+        m.add_column("ticket", "kind", _kind_column()),
+        m.add_index("ticket", ("kind", "state"), False),
+    ]
+
+
+def _incentives_down(m) -> list:
+    _drop_tables(*INCENTIVE_MODELS)
+    return [m.drop_index("ticket", "ticket_kind_state"), m.drop_column("ticket", "kind")]
+
+
+MIGRATIONS.append(
+    Migration(
+        8,
+        "incentives: shop, wishes and menu (ticket.kind), points review, property lists",
+        _incentives_up,
+        _incentives_down,
     )
 )
 LATEST = MIGRATIONS[-1].version

@@ -4,7 +4,7 @@ import peewee
 
 from models.clock import now
 from models.db import BaseModel, JSONField, under_path
-from models.enums import ACTIVE_STATES, OPEN_STATES, State
+from models.enums import ACTIVE_STATES, OPEN_STATES, State, TicketKind
 from models.org import Compound, OrgUnit, User, WorkUnit
 
 
@@ -35,6 +35,11 @@ class Ticket(BaseModel):
     lng = peewee.FloatField(null=True)
     photos = JSONField(default=list)
     channel = peewee.CharField(max_length=16, default="chat")
+    # report | wish (微心愿) | booking (service menu): one lifecycle for all three (schema v8).
+    # A server default too, so bulk SQL loads (bench) that name no kind still insert.
+    kind = peewee.CharField(
+        max_length=16, default=TicketKind.REPORT, constraints=[peewee.SQL("DEFAULT 'report'")]
+    )
     # Another system's id for the same request (Open311 / 12345 hotline import).
     external_ref = peewee.CharField(max_length=64, null=True, index=True)
     assignee = peewee.ForeignKeyField(User, null=True, backref="assigned")
@@ -106,6 +111,7 @@ Ticket.add_index(Ticket.index(Ticket.next_check_at, where=Ticket.next_check_at.i
 Ticket.add_index(Ticket.org_unit, Ticket.state)
 Ticket.add_index(Ticket.reporter, Ticket.created_at)
 Ticket.add_index(Ticket.assignee, Ticket.state)
+Ticket.add_index(Ticket.kind, Ticket.state)
 
 
 class TicketEvent(BaseModel):

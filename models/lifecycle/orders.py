@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 import peewee
 
-from models import notices
+from models import gaming, notices
 from models.access import (
     load_ticket,
     may_take,
@@ -16,7 +16,7 @@ from models.access import (
 )
 from models.clock import now
 from models.db import database
-from models.enums import Action, Level, Role, State, Step, Urgency
+from models.enums import Action, Level, Role, State, Step, TicketKind, Urgency
 from models.errors import TicketError
 from models.lifecycle.core import (
     check_allowed,
@@ -212,6 +212,8 @@ def resolve(ticket_id, actor: User, note: str = "", photos: Iterable[str] = ()) 
     photos = list(photos)
     if not (note or "").strip() and not photos:
         raise TicketError("办结时请发一张现场照片，或写一句处理结果。")
+    if ticket.kind == TicketKind.WISH and not photos:
+        raise TicketError(f"实现心愿请发一张照片：回复“办结 {ticket.number}”，再发照片。")
     at = now()
     ticket = move(
         ticket, Action.RESOLVE, actor, to_state=State.RESOLVED, note=note or "",
@@ -274,6 +276,8 @@ def award_points(ticket: Ticket, assignee: User | None, score: int) -> int:
     """Credit the assignee once per ticket (the ledger's unique key enforces it)."""
     points = routing().points_for(score, ticket.urgency)
     if assignee is None or assignee.role != Role.VOLUNTEER or points <= 0:
+        return 0
+    if not gaming.may_award(ticket, assignee, points):
         return 0
     try:
         with database.atomic():
