@@ -134,7 +134,8 @@ def test_empty_period_has_no_rates(db, demo):
     f = digest.figures(community(), *digest.period("daily"))
     assert (f.new, f.completion_rate, f.satisfaction_rate, f.overdue) == (0, None, None, [])
     text = digest.render(f)
-    assert "办结率 —" in text and "目前没有超时工单" in text
+    assert "—" not in text and "目前没有超时工单" in text
+    assert "本期没有到期的工单，暂不计办结率，还没有收到评价，暂不计满意度" in text
 
 
 def test_today_counts_from_local_midnight(db, data):
