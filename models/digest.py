@@ -360,14 +360,12 @@ def _heading(f: DigestFigures, kind: str) -> str:
 
 def _rates(f: DigestFigures) -> str:
     """The two rates, or in words why there is none yet (a bare dash tells a reader nothing)."""
+    done = "本期没有到期的工单，暂不计办结率"
     if f.due:
         done = f"办结率 {_pct(f.done_in_time, f.due)}"
-    else:
-        done = "本期没有到期的工单，暂不计办结率"
+    happy = "还没有收到评价，暂不计满意度"
     if f.ratings:
         happy = f"满意度 {_pct(f.satisfied, f.ratings)}"
-    else:
-        happy = "还没有收到评价，暂不计满意度"
     return f"{done}，{happy}。"
 
 
