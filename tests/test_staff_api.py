@@ -36,7 +36,9 @@ def test_recategorize_refuses_unknown_categories_wrong_roles_and_no_change(clien
     path = f"/api/v1/tickets/{ticket.id}/recategorize"
     dispatcher = auth(demo.dispatcher_1)
     assert post(client, dispatcher, path, {"category": "外星人"}).status_code == 400
-    assert post(client, dispatcher, path, {"category": "elevator", "urgency": "x"}).status_code == 422
+    assert (
+        post(client, dispatcher, path, {"category": "elevator", "urgency": "x"}).status_code == 422
+    )
     assert post(client, dispatcher, path, {"category": "power_lighting"}).status_code == 409
     assert post(client, auth(demo.volunteer_1), path, {"category": "elevator"}).status_code == 403
     assert post(client, auth(demo.supervisor_1), path, {"category": "elevator"}).status_code == 403
