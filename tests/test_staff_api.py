@@ -60,3 +60,10 @@ def test_merging_unlike_tickets_needs_confirm_and_unmerge_restores(client, auth,
     assert undone.get_json()["state"] == State.SUBMITTED
     assert undone.get_json()["merged_into"] is None
     assert post(client, dispatcher, f"/api/v1/tickets/{trapped.id}/unmerge").status_code == 409
+
+
+def test_the_timeline_names_a_correction(client, auth, demo):
+    ticket, dispatcher = lamp(demo), auth(demo.dispatcher_1)
+    post(client, dispatcher, f"/api/v1/tickets/{ticket.id}/recategorize", {"category": "电梯"})
+    events = client.get(f"/api/v1/tickets/{ticket.id}", headers=dispatcher).get_json()["events"]
+    assert events[-1]["action_name"] == "改类"

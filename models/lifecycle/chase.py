@@ -81,7 +81,7 @@ def assist(ticket_id, actor: User, *, work_unit: WorkUnit | None = None, org_uni
     if work_unit is not None:
         notify_unit(work_unit, notices.assist_request(ticket), ticket)
     else:
-        notify_staff(org_unit, notices.assist_request(ticket), ticket)
+        notify_staff(org_unit, notices.assist_request(ticket), ticket, skip=(actor,))
     return ticket
 
 
