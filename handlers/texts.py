@@ -145,10 +145,10 @@ FORMAT_HINT = "格式不太对，可以这样写：{example}"
 # -- staff side: refusals that fit the person, merge questions, corrections ------------------
 
 REFUSE_RESIDENT_STAFF = (
-    "派单、督办由网格员和社区工作人员来做。您报的事会有专人派单，回复“我的工单”看进度。"
+    "这个功能需要网格员、社区工作人员或领导身份。您报的事会有专人派单，回复“我的工单”看进度。"
 )
 REFUSE_ASSIGNEE = (
-    "派单、督办由网格员、社区工作人员和领导来做。您可以回复“附近工单”找单，“我的任务”看手上的单；"
+    "这个功能需要网格员、社区工作人员或领导身份。您可以回复“附近工单”找单，“我的任务”看手上的单；"
     "发现问题直接告诉我，我帮您报事。"
 )
 REFUSE_DISPATCHER_TAKE = (

@@ -132,7 +132,7 @@ def reopened(ticket, reason: str) -> str:
 
 def reopened_for_previous(ticket, reason: str) -> str:
     return (
-        f"您办结的工单 {brief(ticket)} 被重新打开：“{snippet(reason, 30)}”。"
+        f"您办结的工单 {brief(ticket)} 要返工：“{snippet(reason, 30)}”。"
         f"已交{ticket.org_unit.name}重新安排，您不用再回复这一单，谢谢您的付出。"
     )
 
