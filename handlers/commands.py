@@ -11,6 +11,7 @@ _NUMBER = re.compile(r"#?\s*(\d{1,12})")
 VERBS = {
     "查询", "催单", "撤销", "评价", "接单", "抢单", "进度", "办结", "退单", "派单", "转单",
     "提级", "协办", "关闭", "合并", "督办", "回访", "关注",
+    "改类", "撤销合并", "取消合并",
 }  # fmt: skip
 # Incentives (handlers.incentives, handlers.wishes): shop, wishes, service menu, property lists.
 VERBS |= {

@@ -2,7 +2,7 @@
 
 import logging
 
-from handlers import incentives, report, resident, staff, texts, worker
+from handlers import incentives, refusals, report, resident, staff, texts, worker
 from handlers.commands import fixed_command, normalize, parse_command
 from handlers.context import Context
 from handlers.conversation import END, NOT_MINE, Conversation, Session
@@ -13,7 +13,9 @@ from models.org import User, bind_compound, redeem_invite, touch_user
 
 log = logging.getLogger("sidan.handlers")
 
-CONVERSATIONS: dict[str, Conversation] = {c.name: c for c in (report.REPORT, worker.RESOLVE)}
+CONVERSATIONS: dict[str, Conversation] = {
+    c.name: c for c in (report.REPORT, worker.RESOLVE, staff.MERGE_CONFIRM)
+}
 COMMANDS = {
     Role.RESIDENT: resident.COMMANDS,
     Role.VOLUNTEER: {**resident.COMMANDS, **worker.COMMANDS},
@@ -92,12 +94,9 @@ def _command(name: str, command, user, ctx: Context) -> str:
     table = COMMANDS[user.role_enum]
     fn = table.get(name)
     if fn is None:
-        # Someone else's command: say whose it is, so the person knows it exists.
-        if name in worker.COMMANDS:
-            return texts.NEED_VOLUNTEER
-        if name in STAFF_COMMANDS:
-            return texts.NEED_STAFF
-        return texts.NOT_UNDERSTOOD
+        # Someone else's command: say whose it is and what this person can do instead.
+        known = name in worker.COMMANDS or name in STAFF_COMMANDS or name in resident.COMMANDS
+        return refusals.refusal(user.role_enum, name) if known else texts.NOT_UNDERSTOOD
     result = fn(user, command, ctx)
     if isinstance(result, tuple) and result[0] == "start":
         _, conversation, data, reply = result

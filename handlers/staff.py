@@ -4,14 +4,17 @@ from datetime import timedelta
 
 from handlers import texts, views
 from handlers.commands import Command, number_in, strip_target
+from handlers.conversation import END, Conversation
 from models import digest, evaluation, lifecycle, notices
-from models.access import load_ticket, require_staff_in_scope
+from models.access import load_ticket, require_dispatcher, require_staff_in_scope
 from models.clock import now
 from models.db import under_path
 from models.deadlines import overdue_query
-from models.enums import STAFF_ROLES, Role, State
+from models.enums import STAFF_ROLES, Role, State, Urgency
 from models.errors import TicketError
+from models.lifecycle.core import holder_name
 from models.org import OrgUnit, User, WorkUnit
+from models.routing import routing
 from models.tickets import Ticket
 
 POOL_WORDS = {"志愿者", "接单池", "志愿者池", "志愿者接单池", "抢单池", "党员志愿者", "红管家"}
@@ -126,13 +129,128 @@ def close(user, cmd: Command, ctx) -> str:
     return texts.DONE.format(what="已关闭", brief=notices.brief(ticket))
 
 
-def merge(user, cmd: Command, ctx) -> str:
+CONFIRM_WORDS = {"确认", "确认合并", "确定", "确定合并", "是", "是的", "对", "要", "合并吧"}
+DECLINE_WORDS = {"不", "不是", "否", "不合并", "不要", "别合并"}
+
+
+def merge(user, cmd: Command, ctx):
+    """合并 #12 到 #13: at once when they look alike; otherwise ask first (or `… 确认`)."""
     number = _number(cmd, "合并 #12 到 #13")
-    into = number_in(strip_target(cmd.rest))
+    target = strip_target(cmd.rest)
+    into = number_in(target)
     if into is None:
         raise TicketError(texts.FORMAT_HINT.format(example="合并 #12 到 #13"))
-    ticket = lifecycle.merge(number, into, user)
-    return texts.DONE.format(what=f"已合并到 #{into}", brief=notices.brief(ticket))
+    confirmed = target.rstrip("。.!！ ").endswith(("确认", "确定"))
+    ticket, other = load_ticket(number), load_ticket(into)
+    require_dispatcher(user, ticket)
+    require_dispatcher(user, other)
+    doubts = lifecycle.merge_doubts(ticket, other)
+    if doubts and not confirmed:
+        question = texts.MERGE_ASK.format(
+            a=ticket.number, b=other.number, doubts="\n".join(f"· {d}" for d in doubts)
+        )
+        return ("start", MERGE_CONFIRM, {"ticket": ticket.id, "into": other.id}, question)
+    return _merge(user, ticket.id, other.id, confirmed)
+
+
+def _merge(user, number: int, into: int, confirmed: bool) -> str:
+    lifecycle.merge(number, into, user, confirmed=confirmed)
+    return texts.MERGED.format(a=f"#{number}", b=f"#{into}")
+
+
+def confirm_merge(message, session):
+    """The dispatcher's answer to "确定要合并吗？"."""
+    data = session.data
+    a, b = f"#{data['ticket']}", f"#{data['into']}"
+    answer = (message.clean_text or "").strip("。.!！ ") if message.kind == "text" else ""
+    if answer in CONFIRM_WORDS:
+        return _merge(session.user, data["ticket"], data["into"], True), END
+    if answer in DECLINE_WORDS:
+        return texts.MERGE_DECLINED.format(a=a, b=b), END
+    return texts.MERGE_ASK_AGAIN.format(a=a, b=b), None
+
+
+MERGE_CONFIRM = Conversation(
+    name="merge_confirm",
+    entry_points=[confirm_merge],
+    states={"confirm": [confirm_merge]},
+    timeout_s=600,
+)
+
+
+def unmerge(user, cmd: Command, ctx) -> str:
+    ticket = lifecycle.unmerge(_number(cmd, "撤销合并 #12"), user)
+    state = texts.STATE_NAMES.get(ticket.state, ticket.state)
+    return texts.UNMERGED.format(brief=notices.brief(ticket), state=state)
+
+
+URGENCY_WORDS = {
+    "紧急": Urgency.URGENT, "加急": Urgency.URGENT, "一般": Urgency.NORMAL,
+    "普通": Urgency.NORMAL, "疑难": Urgency.DIFFICULT, "热点": Urgency.HOT,
+}  # fmt: skip
+
+
+def find_category(words: str) -> str | None:
+    """A category from its code, its Chinese name, one part of it (“照明”), or a unique
+    fragment (“漏水”); None if nothing or several fit."""
+    words = words.strip().lower()
+    if not words:
+        return None
+    cats = routing().categories
+    if words in cats:
+        return words
+    words = {"其它": "其他"}.get(words, words)
+    for code, cat in cats.items():
+        if words in (cat.name, cat.name.replace("/", "")) or words in cat.name.split("/"):
+            return code
+    fits = [code for code, cat in cats.items() if words in cat.name or cat.name in words]
+    return fits[0] if len(fits) == 1 else None
+
+
+def _parse_recategorize(rest: str) -> tuple[str | None, str | None, str]:
+    """'电梯 紧急' → ('elevator', 'urgent', '电梯')."""
+    text = strip_target(rest)
+    text = text.removeprefix("为").removeprefix("成").strip()
+    urgency = None
+    for word, value in URGENCY_WORDS.items():
+        if word in text:
+            urgency, text = value, text.replace(word, " ")
+    words = " ".join(text.replace("类", " ").split())
+    return find_category(words.replace(" ", "")), urgency, words
+
+
+def recategorize(user, cmd: Command, ctx) -> str:
+    """改类 #12 电梯 紧急: correct the category (and/or urgency)."""
+    number = _number(cmd, "改类 #12 电梯 紧急")
+    category, urgency, words = _parse_recategorize(cmd.rest)
+    before = load_ticket(number)
+    if category is None and (words or urgency is None):
+        names = "、".join(c.name for c in routing().categories.values())
+        raise TicketError(texts.RECATEGORIZE_WHICH.format(names=names))
+    old = lifecycle.category_label(before.category, before.urgency)
+    holder = holder_name(before)
+    ticket = lifecycle.recategorize(number, user, category or before.category, urgency)
+    extra = ""
+    if holder and not holder_name(ticket):
+        extra += texts.RECATEGORIZED_RELEASED.format(
+            holder=holder, number=ticket.number, target=_suggested_target(ticket)
+        )
+    if ticket.org_unit_id != before.org_unit_id:
+        extra += texts.RECATEGORIZED_MOVED.format(
+            urgency=notices.URGENCY_WORDS[ticket.urgency], unit=ticket.org_unit.name
+        )
+    if ticket.urgency == Urgency.URGENT != before.urgency:
+        extra += texts.RECATEGORIZED_ON_DUTY
+    new = lifecycle.category_label(ticket.category, ticket.urgency)
+    return texts.RECATEGORIZED.format(number=ticket.number, old=old, new=new, extra=extra)
+
+
+def _suggested_target(ticket) -> str:
+    """Who usually does this kind of work (routing's `responsible`), as a 派单 target."""
+    responsible = routing().category(ticket.category).responsible
+    if responsible == "property" and ticket.compound_id and ticket.compound.property_company_id:
+        return ticket.compound.property_company.name
+    return "志愿者" if responsible == "volunteer" else "人名或单位名"
 
 
 def follow_up(user, cmd: Command, ctx) -> str:
@@ -197,6 +315,9 @@ DISPATCHER_COMMANDS = {
     "协办": assist,
     "关闭": close,
     "合并": merge,
+    "撤销合并": unmerge,
+    "取消合并": unmerge,
+    "改类": recategorize,
     "回访": follow_up,
 }
 SUPERVISOR_COMMANDS = {

@@ -65,7 +65,8 @@ HELP = {
         "· 派单 #12 给 志愿者（或单位名、人名）\n"
         "· 转单 #12 给 …\n"
         "· 提级 #12、协办 #12 单位名\n"
-        "· 关闭 #12 原因、合并 #12 到 #13\n"
+        "· 关闭 #12 原因、合并 #12 到 #13、撤销合并 #12\n"
+        "· 改类 #12 电梯 紧急：更正类别和紧急程度\n"
         "· 回访 #12 情况、超时工单、查询 #12\n"
         "· 物业评价：辖区物业公司的红榜和重点监督"
     ),
@@ -133,7 +134,8 @@ TAKEN = (
 PROGRESS_SAVED = "进展已告诉居民。"
 RESOLVE_ASK_PROOF = "请发一张现场照片，或者用一句话说说处理结果，我就为工单 {number} 办结。"
 RESOLVED = "工单 {number} 已办结，已请居民评价。辛苦了！"
-HANDED_BACK = "工单 {number} 已退回，网格员会重新安排。"
+HANDED_BACK = "工单 {number} 已退回，{staff}会重新安排。谢谢您告诉我们原因。"
+HANDED_BACK_POOL = "工单 {number} 已退回志愿者接单池，其他志愿者可以接。谢谢您告诉我们原因。"
 MY_TASKS_EMPTY = "您手上没有进行中的工单。回复“附近工单”看看有没有需要帮忙的。"
 MY_TASKS = "您正在办的工单：\n{items}"
 MY_POINTS = "您共有 {total} 积分，完成 {count} 单。感谢您的付出！"
@@ -151,3 +153,48 @@ OVERDUE_EMPTY = "辖区内没有超时的工单。"
 OVERDUE = "超时工单（{n}件，最久的在前）：\n{items}\n回复“督办 #编号”催办。"
 NEED_STAFF = "这个功能需要网格员、社区工作者或领导身份。"
 FORMAT_HINT = "格式不太对，可以这样写：{example}"
+
+# -- staff side: refusals that fit the person, merge questions, corrections ------------------
+
+REFUSE_RESIDENT_STAFF = (
+    "这个功能需要网格员、社区工作人员或领导身份。您报的事会有专人派单，回复“我的工单”看进度。"
+)
+REFUSE_ASSIGNEE = (
+    "这个功能需要网格员、社区工作人员或领导身份。您可以回复“附近工单”找单，“我的任务”看手上的单；"
+    "发现问题直接告诉我，我帮您报事。"
+)
+REFUSE_DISPATCHER_TAKE = (
+    "接单、办结由志愿者和工作人员来做，您可以把工单派给他们：“派单 #12 给 志愿者”或单位名、人名。"
+    "等您派的单回复“待派单”查看。"
+)
+REFUSE_DISPATCHER_URGE = (
+    "督办是领导的功能。您可以“提级 #12”交上一级，或“转单 #12 给 …”换人办理；"
+    "看超时的单回复“超时工单”。"
+)
+REFUSE_DISPATCHER_CANCEL = (
+    "撤销是居民撤回自己报的事。要关闭工单请回复“关闭 #12 原因”，合并错了请回复“撤销合并 #12”。"
+)
+REFUSE_SUPERVISOR = (
+    "{what}由网格员或社区工作人员来做。您可以“督办 #12”催办，“提级 #12”交上一级，"
+    "或看“超时工单”“今日概况”。"
+)
+REFUSE_SUPERVISOR_DISPATCH = "派单、转单、合并、关闭"
+REFUSE_SUPERVISOR_TAKE = "接单、办结由志愿者和工作人员来做，派单"
+MERGE_ASK = (
+    "{a} 和 {b} 看起来不是同一件事：\n{doubts}\n"
+    "确定要把 {a} 合并到 {b} 吗？回复“确认合并”合并，回复“取消”不合并。"
+)
+MERGE_ASK_AGAIN = "请回复“确认合并”把 {a} 合并到 {b}，或回复“取消”不合并。"
+MERGE_DECLINED = "好的，不合并了，{a} 和 {b} 各自办理。"
+MERGED = "好的，{a} 已合并到 {b}，已告诉{a}的居民。合并错了可以回复“撤销合并 {a}”。"
+UNMERGED = "好的，已撤销合并：{brief} 恢复为“{state}”，已告诉居民。"
+RECATEGORIZED = (
+    "好的，工单 {number} 已由 {old} 改为 {new}。{extra}已记下这次更正，分类助手会从中学习。"
+)
+RECATEGORIZED_RELEASED = (
+    "原来的{holder}不再负责，已告诉对方，现在待派单：回复“派单 {number} 给 {target}”。"
+)
+RECATEGORIZED_MOVED = "按{urgency}的规定已转到{unit}办理。"
+RECATEGORIZED_ON_DUTY = "已通知社区值班人员。"
+RECATEGORIZE_WHICH = "请写要改成的类别，比如“改类 #12 电梯 紧急”。可选类别：{names}。"
+MY_TASKS_UNIT = "{line}（派给{unit}，回复“接单 {number}”接下）"

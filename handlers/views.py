@@ -13,7 +13,7 @@ ACTION_NAMES = {
     Action.ASSIST: "协办", Action.URGE: "催办", Action.REMIND: "超时提醒",
     Action.CANCEL: "撤销", Action.CLOSE: "关闭", Action.CLOSE_UNRATED: "自动关闭",
     Action.MERGE: "合并", Action.SUBSCRIBE: "邻居+1", Action.FOLLOW_UP: "回访",
-    Action.RATING_REMINDER: "提醒评价",
+    Action.RATING_REMINDER: "提醒评价", Action.RECATEGORIZE: "改类", Action.UNMERGE: "撤销合并",
 }  # fmt: skip
 
 
@@ -24,6 +24,8 @@ def when(value) -> str:
 def line(ticket: Ticket, *, show_holder: bool = True) -> str:
     """'#12 供电/照明 · 幸福里小区 · 办理中（王**）'."""
     state = texts.STATE_NAMES.get(ticket.state, ticket.state)
+    if ticket.merged_into_id and ticket.state == "closed":
+        state = f"已合并到 #{ticket.merged_into_id}"
     holder = ""
     if show_holder and ticket.assignee_id and ticket.state == "taken":
         holder = f"（{ticket.assignee.display_name()}）"

@@ -9,6 +9,7 @@ from models import lifecycle, notices
 from models.access import load_ticket, require_assignee
 from models.enums import ASSIGNEE_ROLES, Action, State
 from models.errors import TicketError
+from models.lifecycle.core import dispatcher_title
 from models.matching import rank_tickets
 from models.tickets import PointsEntry, Ticket
 
@@ -47,7 +48,9 @@ def progress(user, cmd: Command, ctx) -> str:
 
 def hand_back(user, cmd: Command, ctx) -> str:
     ticket = lifecycle.hand_back(_number(cmd, "退单 #12 原因"), user, cmd.rest)
-    return texts.HANDED_BACK.format(number=ticket.number)
+    if ticket.in_pool:
+        return texts.HANDED_BACK_POOL.format(number=ticket.number)
+    return texts.HANDED_BACK.format(number=ticket.number, staff=dispatcher_title(ticket))
 
 
 def resolve(user, cmd: Command, ctx):
@@ -64,16 +67,27 @@ def resolve(user, cmd: Command, ctx):
 
 
 def my_tasks(user, cmd, ctx) -> str:
+    """What I hold, plus what was dispatched to my unit (物业公司) and nobody has taken yet."""
     _require_assignee_role(user)
-    tasks = list(
-        Ticket.select()
-        .where((Ticket.assignee == user) & Ticket.state.in_([State.DISPATCHED, State.TAKEN]))
-        .order_by(Ticket.id)
-        .limit(10)
-    )
+    mine = (Ticket.assignee == user) & Ticket.state.in_([State.DISPATCHED, State.TAKEN])
+    if user.work_unit_id:
+        mine |= (
+            (Ticket.work_unit == user.work_unit_id)
+            & Ticket.assignee.is_null()
+            & (Ticket.state == State.DISPATCHED)
+        )
+    tasks = list(Ticket.select().where(mine).order_by(Ticket.id).limit(10))
     if not tasks:
         return texts.MY_TASKS_EMPTY
-    return texts.MY_TASKS.format(items=views.lines(tasks, show_holder=False))
+    items = []
+    for ticket in tasks:
+        line = views.line(ticket, show_holder=False)
+        if ticket.assignee_id is None:
+            line = texts.MY_TASKS_UNIT.format(
+                line=line, unit=ticket.work_unit.name, number=ticket.number
+            )
+        items.append(line)
+    return texts.MY_TASKS.format(items="\n".join(items))
 
 
 def my_points(user, cmd, ctx) -> str:

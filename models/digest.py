@@ -18,6 +18,8 @@ from models.routing import routing
 from models.tickets import PointsEntry, Rating, Ticket
 
 MAX_TEXT = 600
+# A grid is named "slow" for overdue tickets, or for resolving slower than this on average.
+SLOW_RESOLVE_HOURS = 24.0
 LEVEL_NAMES = {
     Level.GRID: "网格",
     Level.COMMUNITY: "社区",
@@ -356,11 +358,26 @@ def _heading(f: DigestFigures, kind: str) -> str:
     return f"【每日简报】{f.unit_name} {first.month}月{first.day}日"
 
 
+def _rates(f: DigestFigures) -> str:
+    """The two rates, or in words why there is none yet (a bare dash tells a reader nothing)."""
+    done = "本期没有到期的工单，暂不计办结率"
+    if f.due:
+        done = f"办结率 {_pct(f.done_in_time, f.due)}"
+    happy = "还没有收到评价，暂不计满意度"
+    if f.ratings:
+        happy = f"满意度 {_pct(f.satisfied, f.ratings)}"
+    return f"{done}，{happy}。"
+
+
+def _is_slow(g: SlowGrid) -> bool:
+    return bool(g.overdue) or (g.avg_resolve_hours or 0.0) >= SLOW_RESOLVE_HOURS
+
+
 def _sections(f: DigestFigures, kind: str) -> list[str]:
     lines = [
         _heading(f, kind),
         f"新增 {f.new} 件，办结 {f.resolved} 件，关闭 {f.closed} 件。",
-        f"办结率 {_pct(f.done_in_time, f.due)}，满意度 {_pct(f.satisfied, f.ratings)}。",
+        _rates(f),
     ]
     if f.overdue_total:
         lines.append(f"超时未办 {f.overdue_total} 件，最久的：")
@@ -375,7 +392,7 @@ def _sections(f: DigestFigures, kind: str) -> list[str]:
         lines.append("热点：" + "、".join(f"{name}{n}件" for _, name, n in f.hot_categories[:3]))
     if f.hot_compounds:
         lines.append("小区：" + "、".join(f"{name}{n}件" for name, n in f.hot_compounds[:3]))
-    slow = [g for g in f.slow_grids if g.overdue or g.avg_resolve_hours][:2]
+    slow = [g for g in f.slow_grids if _is_slow(g)][:2]
     if slow:
         lines.append("较慢网格：" + "、".join(_grid_text(g) for g in slow))
     if f.volunteers:
@@ -385,10 +402,15 @@ def _sections(f: DigestFigures, kind: str) -> list[str]:
     return lines
 
 
+def _hours_text(hours: float) -> str:
+    """3.0 → '3.0小时'; under an hour in minutes (never '0.0小时')."""
+    return f"{hours:.1f}小时" if hours >= 1 else f"{max(round(hours * 60), 1)}分钟"
+
+
 def _grid_text(g: SlowGrid) -> str:
     parts = [f"超时{g.overdue}件"] if g.overdue else []
     if g.avg_resolve_hours is not None:
-        parts.append(f"平均{g.avg_resolve_hours:.1f}小时办结")
+        parts.append(f"平均{_hours_text(g.avg_resolve_hours)}办结")
     return f"{g.name}（{'，'.join(parts)}）"
 
 

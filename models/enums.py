@@ -75,6 +75,8 @@ class Action(StrEnum):
     SUBSCRIBE = "subscribe"
     FOLLOW_UP = "follow_up"
     RATING_REMINDER = "rating_reminder"
+    RECATEGORIZE = "recategorize"
+    UNMERGE = "unmerge"
 
 
 class Step(StrEnum):

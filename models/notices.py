@@ -77,8 +77,31 @@ def reassigned_away(ticket) -> str:
     return f"工单 {ticket.number} 已转给其他人办理，您不用再处理了，谢谢。"
 
 
+STAFF_TITLES = {
+    "grid": "网格员",
+    "community": "社区工作人员",
+    "street": "街道工作人员",
+    "city": "市级调度中心",
+}
+URGENCY_WORDS = {"urgent": "紧急", "difficult": "疑难", "hot": "热点", "normal": "一般"}
+
+
+def staff_title(level: str) -> str:
+    """Who dispatches at this level, as people call them (网格员, 社区工作人员 …)."""
+    return STAFF_TITLES.get(level, "工作人员")
+
+
+def dispatch_hint(ticket) -> str:
+    return f"现在待派单：回复“派单 {ticket.number} 给 志愿者”或单位名、人名。"
+
+
 def handed_back(ticket, reason: str) -> str:
-    return f"工单 {brief(ticket)} 被退回，原因：{reason}。请重新派单。"
+    if ticket.in_pool:
+        return (
+            f"工单 {brief(ticket)} 被退回（原因：{snippet(reason, 30)}），已回到志愿者接单池等别人接；"
+            f"也可以回复“转单 {ticket.number} 给 …”另派。"
+        )
+    return f"工单 {brief(ticket)} 被退回（原因：{snippet(reason, 30)}）。{dispatch_hint(ticket)}"
 
 
 def progress(ticket, note: str) -> str:
@@ -114,7 +137,17 @@ def rated(ticket, score: int, points: int) -> str:
 
 
 def reopened(ticket, reason: str) -> str:
-    return f"工单 {brief(ticket)} 因“{snippet(reason, 30)}”被重新打开，已提级到您处，请重新派单。"
+    return (
+        f"工单 {brief(ticket)} 因“{snippet(reason, 30)}”被重新打开，已提级到{ticket.org_unit.name}。"
+        f"{dispatch_hint(ticket)}"
+    )
+
+
+def reopened_for_previous(ticket, reason: str) -> str:
+    return (
+        f"您办结的工单 {brief(ticket)} 要返工：“{snippet(reason, 30)}”。"
+        f"已交{ticket.org_unit.name}重新安排，您不用再回复这一单，谢谢您的付出。"
+    )
 
 
 def reporter_reopened(ticket) -> str:
@@ -143,7 +176,7 @@ def urged(ticket, by_supervisor: bool) -> str:
 
 
 def cancelled(ticket) -> str:
-    return f"工单 {ticket.number} 已由居民撤销，您不用再处理了。"
+    return f"工单 {brief(ticket)} 已由居民撤销，您不用再处理了。"
 
 
 def closed(ticket, reason: str) -> str:
@@ -152,6 +185,33 @@ def closed(ticket, reason: str) -> str:
 
 def merged(ticket, into) -> str:
     return f"您的工单 {ticket.number} 与 {into.number} 是同一件事，已合并，之后的进展会一起告诉您。"
+
+
+def merged_for_holder(ticket, into) -> str:
+    return f"工单 {brief(ticket)} 与 {into.number} 是同一件事，已合并过去，您不用再处理这一单了。"
+
+
+def unmerged(ticket, into_number: str) -> str:
+    return (
+        f"您的工单 {ticket.number} 之前被合并到 {into_number}，经核对不是同一件事，"
+        "现已恢复单独办理，进展会单独告诉您。"
+    )
+
+
+def unmerged_for_staff(ticket, into_number: str) -> str:
+    return f"工单 {brief(ticket)} 已撤销与 {into_number} 的合并，恢复办理，请继续跟进。"
+
+
+def recategorized(ticket, what: str) -> str:
+    return f"工单 {brief(ticket)} 已改为{what}，请按新的类别办理。"
+
+
+def released(ticket, what: str) -> str:
+    return f"工单 {brief(ticket)} 已改为{what}，改由其他单位负责，您不用再处理了，谢谢。"
+
+
+def rerouted(ticket, what: str) -> str:
+    return f"工单 {brief(ticket)} 已改为{what}，转到您处。{dispatch_hint(ticket)}"
 
 
 def follow_up_task(ticket) -> str:

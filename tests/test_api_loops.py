@@ -82,7 +82,7 @@ def test_worker_loop_with_unhappy_rating_escalate_reassign_and_close(client, aut
 
     reopened = post(client, resident, f"/api/v1/tickets/{number}/rate",
                     {"score": 1, "comment": "还在响"})  # fmt: skip
-    assert reopened["state"] == State.DISPATCHED and reopened["level"] == "community"
+    assert reopened["state"] == State.SUBMITTED and reopened["level"] == "community"
 
     escalated = post(client, dispatcher, f"/api/v1/tickets/{number}/escalate", {"reason": "难"})
     assert escalated["level"] == "street"
@@ -108,7 +108,7 @@ def test_dispatcher_reassign_assist_merge_close_and_hand_back(client, auth, demo
     post(client, dispatcher, f"/api/v1/tickets/{first}/dispatch", {"user_id": demo.volunteer_1.id})
     post(client, volunteer, f"/api/v1/tickets/{first}/take")
     handed = post(client, volunteer, f"/api/v1/tickets/{first}/hand-back", {"reason": "缺少工具"})
-    assert handed["state"] == State.DISPATCHED and handed["assignee"] is None
+    assert handed["state"] == State.SUBMITTED and handed["assignee"] is None
     post(client, dispatcher, f"/api/v1/tickets/{first}/reassign", {"user_id": demo.volunteer_2.id})
     post(client, other, f"/api/v1/tickets/{first}/take")
     assisted = post(client, dispatcher, f"/api/v1/tickets/{first}/assist",

@@ -138,7 +138,7 @@ def test_an_unhappy_rating_reopens_and_tells_the_resident(chat, demo):
     volunteer.say(f"办结 #{n} 换好了")
     assert "重新打开" in resident.say("不满意 灯还是不亮")
     ticket = Ticket.get_by_id(n)
-    assert ticket.state == State.DISPATCHED and ticket.level == Level.COMMUNITY
+    assert ticket.state == State.SUBMITTED and ticket.level == Level.COMMUNITY
 
 
 def test_dispatcher_commands(chat, demo):
@@ -192,10 +192,10 @@ def test_supervisor_urges_and_sees_overdue(chat, demo):
     [
         ("demo_resident_1", "查询 #999", "没有找到工单 #999"),
         ("demo_resident_1", "催单 #abc", "格式不太对"),
-        ("demo_resident_1", "派单 #1 给 志愿者", "需要网格员"),
+        ("demo_resident_1", "派单 #1 给 志愿者", "我的工单"),
         ("demo_resident_1", "附近工单", "给志愿者和工作人员用的"),
-        ("demo_volunteer_1", "待派单", "需要网格员"),
-        ("demo_supervisor_1", "派单 #1 给 志愿者", "需要网格员"),
+        ("demo_volunteer_1", "待派单", "附近工单"),
+        ("demo_supervisor_1", "派单 #1 给 志愿者", "督办 #12"),
         ("demo_dispatcher_1", "随便说点什么", "没看懂"),
     ],
 )

@@ -1,5 +1,7 @@
 """Dispatchers' corrections as labelled examples: the latest per ticket, and the confusions."""
 
+import pytest
+
 from models.corrections import Correction, confusion_pairs, labelled_examples
 from models.lifecycle import submit
 
@@ -25,3 +27,25 @@ def test_confusion_pairs_count_category_changes_only(demo):
     same = submit(demo.resident_2, "电梯困人", category="elevator", urgency="normal")
     _correct(same, "elevator", "urgent", demo.dispatcher_1)
     assert confusion_pairs() == [("public_facility", "power_lighting", 2)]
+
+
+def test_recategorize_writes_its_correction_in_the_same_transaction(demo, monkeypatch):
+    from models import lifecycle
+    from models.tickets import Ticket
+
+    ticket = submit(demo.resident_1, "楼道灯不亮", category="other", urgency="normal")
+    lifecycle.recategorize(ticket.id, demo.dispatcher_1, "power_lighting")
+    [row] = Correction.select()
+    assert (row.old_category, row.new_category, row.corrected_by_id) == (
+        "other", "power_lighting", demo.dispatcher_1.id,
+    )  # fmt: skip
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Correction, "create", broken)
+    with pytest.raises(RuntimeError):
+        lifecycle.recategorize(ticket.id, demo.dispatcher_1, "elevator", "urgent")
+    after = Ticket.get_by_id(ticket.id)
+    assert (after.category, after.urgency) == ("power_lighting", "normal")
+    assert Correction.select().count() == 1

@@ -134,7 +134,8 @@ def test_empty_period_has_no_rates(db, demo):
     f = digest.figures(community(), *digest.period("daily"))
     assert (f.new, f.completion_rate, f.satisfaction_rate, f.overdue) == (0, None, None, [])
     text = digest.render(f)
-    assert "办结率 —" in text and "目前没有超时工单" in text
+    assert "—" not in text and "目前没有超时工单" in text
+    assert "本期没有到期的工单，暂不计办结率，还没有收到评价，暂不计满意度" in text
 
 
 def test_today_counts_from_local_midnight(db, data):
@@ -179,3 +180,12 @@ def test_digest_job_sends_one_per_supervisor_and_period(db, data):
     clock.advance(timedelta(days=1))
     assert digest_job("daily") == 7
     assert Outbound.select().where(Outbound.template == "digest").count() == 21
+
+
+def test_a_grid_resolving_in_minutes_is_not_called_slow(db, data):
+    f = digest.figures(community(), *digest.period("daily"))
+    f.slow_grids = [digest.SlowGrid("快网格", 0, 0.04)]
+    assert "较慢网格" not in digest.render(f) and "0.0小时" not in digest.render(f)
+    f.slow_grids = [digest.SlowGrid("超时网格", 1, 0.5), digest.SlowGrid("慢网格", 0, 30.0)]
+    text = digest.render(f)
+    assert "较慢网格：超时网格（超时1件，平均30分钟办结）、慢网格（平均30.0小时办结）" in text

@@ -1,6 +1,9 @@
-"""Dispatcher endpoints: the queue of my subtree, dispatch, reassign, escalate, assist, merge, close."""
+"""Dispatcher endpoints: the queue of my subtree, dispatch, reassign, escalate, assist, merge
+(and undo it), re-categorise, close."""
 
 from flask_smorest import Blueprint
+from marshmallow import fields as f
+from marshmallow import validate as v
 
 from bot.api import errors, listing
 from bot.api.auth import auth_required, current_user
@@ -11,12 +14,14 @@ from bot.api.schemas import (
     ReasonSchema,
     RequiredReasonSchema,
     StateArgs,
+    Strict,
     TargetSchema,
     TicketDetailSchema,
     TicketPageSchema,
 )
 from bot.api.serialize import ticket_payload
 from bot.api.tickets import detail, viewable
+from handlers.staff import URGENCY_WORDS, find_category
 from models import lifecycle
 from models.db import under_path
 from models.enums import Role, State, Urgency
@@ -30,6 +35,25 @@ blp = Blueprint(
 errors.install(blp)
 
 STAFF = (Role.DISPATCHER, Role.SUPERVISOR)
+URGENCY_CHOICES = [u.value for u in Urgency] + list(URGENCY_WORDS)
+
+
+class MergeConfirmSchema(MergeSchema):
+    confirm = f.Boolean(
+        load_default=False,
+        metadata={"description": "Merge even though category, place or urgency differ."},
+    )
+
+
+class RecategorizeSchema(Strict):
+    category = f.String(
+        required=True, validate=v.Length(min=1, max=32),
+        metadata={"description": "A category code or its Chinese name", "example": "elevator"},
+    )  # fmt: skip
+    urgency = f.String(
+        validate=v.OneOf(URGENCY_CHOICES),
+        metadata={"description": "urgent/normal/difficult/hot or 紧急/一般/疑难/热点"},
+    )
 
 
 def my_unit(user: User) -> OrgUnit:
@@ -132,13 +156,39 @@ def assist(body, ticket_id):
 
 @blp.route("/tickets/<int:ticket_id>/merge", methods=["POST"])
 @auth_required(Role.DISPATCHER)
-@blp.arguments(MergeSchema)
+@blp.arguments(MergeConfirmSchema)
 @blp.response(200, TicketDetailSchema)
 def merge(body, ticket_id):
-    """合并: close this duplicate into another ticket; its people follow that one."""
+    """合并: close this duplicate into another ticket; its people follow that one. Tickets that
+    differ in category, place or urgency answer 409 unless `confirm` is true."""
     ticket = viewable(ticket_id)
     into = viewable(body["into"])
-    return detail(lifecycle.merge(ticket.id, into.id, current_user()))
+    merged = lifecycle.merge(ticket.id, into.id, current_user(), confirmed=body["confirm"])
+    return detail(merged)
+
+
+@blp.route("/tickets/<int:ticket_id>/unmerge", methods=["POST"])
+@auth_required(Role.DISPATCHER)
+@blp.response(200, TicketDetailSchema)
+def unmerge(ticket_id):
+    """撤销合并: the ticket goes back to the state it had before it was merged."""
+    ticket = viewable(ticket_id)
+    return detail(lifecycle.unmerge(ticket.id, current_user()))
+
+
+@blp.route("/tickets/<int:ticket_id>/recategorize", methods=["POST"])
+@auth_required(Role.DISPATCHER)
+@blp.arguments(RecategorizeSchema)
+@blp.response(200, TicketDetailSchema)
+def recategorize(body, ticket_id):
+    """改类: correct category and/or urgency; re-routes, restarts clocks, records a correction."""
+    ticket = viewable(ticket_id)
+    category = find_category(body["category"])
+    if category is None:
+        raise TicketError("没有这个类别，请写类别代码或名称，比如 elevator 或“电梯”。", "invalid")
+    urgency = body.get("urgency")
+    urgency = URGENCY_WORDS.get(urgency, urgency)
+    return detail(lifecycle.recategorize(ticket.id, current_user(), category, urgency))
 
 
 @blp.route("/tickets/<int:ticket_id>/close", methods=["POST"])

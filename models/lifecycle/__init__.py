@@ -16,6 +16,7 @@ from models.lifecycle.chase import (
     urge,
 )
 from models.lifecycle.core import ALLOWED_FROM, check_allowed, transition
+from models.lifecycle.fixes import category_label, recategorize, unmerge
 from models.lifecycle.orders import (
     award_points,
     cancel,
@@ -24,6 +25,7 @@ from models.lifecycle.orders import (
     follow_up,
     hand_back,
     merge,
+    merge_doubts,
     rate,
     reassign,
     reopen,
@@ -36,7 +38,8 @@ from models.lifecycle.orders import (
 
 __all__ = [
     "ALLOWED_FROM", "assist", "award_points", "breach_escalate", "cancel", "check_allowed",
-    "close", "close_unrated", "dispatch", "escalate", "follow_up", "hand_back", "merge", "rate",
-    "reassign", "remind", "reschedule_check", "reopen", "report_progress", "resolve", "send_rating_reminder",
-    "submit", "subscribe", "take", "transition", "urge",
+    "category_label", "close", "close_unrated", "dispatch", "escalate", "follow_up", "hand_back",
+    "merge", "merge_doubts", "rate", "reassign", "recategorize", "remind", "reschedule_check",
+    "reopen", "report_progress", "resolve", "send_rating_reminder", "submit", "subscribe", "take",
+    "transition", "unmerge", "urge",
 ]  # fmt: skip

@@ -36,8 +36,9 @@ def _escalate(ticket: Ticket, actor: User | None, reason: str, **extra) -> Ticke
         ticket, Action.ESCALATE, actor, note=reason, level=owner.level, org_unit=owner,
         data={"to_level": owner.level}, **extra,
     )  # fmt: skip
+    # The actor knows what they just did: no push to them about their own escalation.
     for role in (Role.DISPATCHER, Role.SUPERVISOR):
-        notify_staff(owner, notices.escalated(ticket, reason), ticket, role)
+        notify_staff(owner, notices.escalated(ticket, reason), ticket, role, skip=(actor,))
     enqueue(ticket.reporter, notices.reporter_escalated(ticket), ticket=ticket)
     return ticket
 
@@ -80,7 +81,7 @@ def assist(ticket_id, actor: User, *, work_unit: WorkUnit | None = None, org_uni
     if work_unit is not None:
         notify_unit(work_unit, notices.assist_request(ticket), ticket)
     else:
-        notify_staff(org_unit, notices.assist_request(ticket), ticket)
+        notify_staff(org_unit, notices.assist_request(ticket), ticket, skip=(actor,))
     return ticket
 
 

@@ -2,6 +2,7 @@
 
 from functools import wraps
 
+from models import notices
 from models.clock import now
 from models.db import write_transaction
 from models.enums import ACTIVE_STATES, OPEN_STATES, Action, Role, State, Step
@@ -15,7 +16,8 @@ from models.tickets import Ticket, TicketEvent, TicketSubscriber
 ALLOWED_FROM = {
     Action.DISPATCH: (State.SUBMITTED, State.DISPATCHED),
     Action.TAKE: (State.DISPATCHED,),
-    Action.REASSIGN: (State.DISPATCHED, State.TAKEN),
+    # A handed-back or reopened ticket waits for dispatch (submitted); 转单 still moves it.
+    Action.REASSIGN: (State.SUBMITTED, State.DISPATCHED, State.TAKEN),
     Action.HAND_BACK: (State.DISPATCHED, State.TAKEN),
     Action.PROGRESS: (State.TAKEN,),
     Action.RESOLVE: (State.TAKEN,),
@@ -32,6 +34,8 @@ ALLOWED_FROM = {
     Action.SUBSCRIBE: ACTIVE_STATES,
     Action.FOLLOW_UP: (State.CLOSED,),
     Action.RATING_REMINDER: (State.RESOLVED,),
+    Action.RECATEGORIZE: ACTIVE_STATES,
+    Action.UNMERGE: (State.CLOSED,),
 }
 
 REFUSALS = {
@@ -119,14 +123,53 @@ def with_overall(clock: dict, ticket: Ticket) -> dict:
     return clock
 
 
-def notify_staff(unit: OrgUnit, text: str, ticket: Ticket, role=Role.DISPATCHER, key=None):
+def notify_staff(
+    unit: OrgUnit, text: str, ticket: Ticket, role=Role.DISPATCHER, key=None, skip=()
+) -> list[User]:
+    """Tell the staff holding `role` at `unit` (or the nearest ancestor with some), except the
+    people in `skip` (the actor never gets a push about what they just did); returns who."""
+    told = []
+    skipped = {getattr(p, "id", p) for p in skip if p is not None}
     for person in responsible_staff(unit, role):
+        if person.id in skipped:
+            continue
         enqueue(person, text, ticket=ticket, dedupe_key=f"{key}:{person.id}" if key else None)
+        told.append(person)
+    return told
 
 
-def notify_unit(unit: WorkUnit, text: str, ticket: Ticket) -> None:
+def notify_unit(unit: WorkUnit, text: str, ticket: Ticket, skip=()) -> None:
+    skipped = {getattr(p, "id", p) for p in skip if p is not None}
     for worker in User.select().where(User.work_unit == unit):
-        enqueue(worker, text, ticket=ticket)
+        if worker.id not in skipped:
+            enqueue(worker, text, ticket=ticket)
+
+
+def dispatcher_title(ticket: Ticket) -> str:
+    """What to call the people who dispatch this ticket now (the nearest level that has
+    dispatchers: a grid without its own 网格员 is served by its community)."""
+    staff = responsible_staff(ticket.org_unit, Role.DISPATCHER)
+    level = staff[0].org_unit.level if staff else ticket.level
+    return notices.staff_title(level)
+
+
+def holder_name(ticket: Ticket) -> str:
+    """Who holds the ticket now, as staff read it: a person, a unit, or the pool."""
+    if ticket.assignee_id:
+        return ticket.assignee.display_name()
+    if ticket.work_unit_id:
+        return ticket.work_unit.name
+    return "志愿者接单池" if ticket.in_pool else ""
+
+
+def tell_holder(assignee, work_unit, text: str, ticket: Ticket, skip=()) -> None:
+    """Tell who held the ticket (read before the move): its assignee, else its unit's workers."""
+    skipped = {getattr(p, "id", p) for p in skip if p is not None}
+    if assignee is not None:
+        if assignee.id not in skipped:
+            enqueue(assignee, text, ticket=ticket)
+    elif work_unit is not None:
+        notify_unit(work_unit, text, ticket, skip=skip)
 
 
 def notify_followers(ticket: Ticket, text: str) -> None:

@@ -20,12 +20,14 @@ from models.enums import Action, Level, Role, State, Step, TicketKind, Urgency
 from models.errors import TicketError
 from models.lifecycle.core import (
     check_allowed,
+    dispatcher_title,
     linked_work_units,
     move,
     notify_followers,
     notify_staff,
     notify_unit,
     step_clock,
+    tell_holder,
     transition,
     with_overall,
 )
@@ -88,17 +90,22 @@ def submit(
         to_state=State.SUBMITTED, level=ticket.level, org_unit=owner, note=text[:200],
         data={"category": cat.code, "urgency": urgency, "channel": channel}, created_at=at,
     )  # fmt: skip
-    notify_staff(owner, notices.new_ticket(ticket), ticket)
+    told = notify_staff(owner, notices.new_ticket(ticket), ticket)
     if urgency == Urgency.URGENT:
-        community = grid.ancestor_at(Level.COMMUNITY)
-        for role in (Role.DISPATCHER, Role.SUPERVISOR):
-            if community.id != owner.id or role == Role.SUPERVISOR:
-                notify_staff(community, notices.urgent_on_duty(ticket), ticket, role)
+        _alert_on_duty(ticket, notices.urgent_on_duty(ticket), skip=told)
     if urgency == Urgency.HOT:
         for unit in linked_work_units(cat.code, compound):
             TicketAssist.create(ticket=ticket, work_unit=unit, created_at=at)
             notify_unit(unit, notices.assist_request(ticket), ticket)
     return ticket
+
+
+def _alert_on_duty(ticket: Ticket, text: str, skip=()) -> None:
+    """The community's on-duty staff (dispatchers and supervisors), once each."""
+    community = ticket.grid.ancestor_at(Level.COMMUNITY)
+    told = list(skip)
+    for role in (Role.DISPATCHER, Role.SUPERVISOR):
+        told += notify_staff(community, text, ticket, role, skip=told)
 
 
 def _target_changes(actor, ticket, to_user, to_unit, to_pool) -> dict:
@@ -118,14 +125,17 @@ def _target_changes(actor, ticket, to_user, to_unit, to_pool) -> dict:
     }
 
 
-def _announce_target(ticket: Ticket) -> None:
+def _announce_target(ticket: Ticket, skip=()) -> None:
+    skipped = {p.id for p in skip if p is not None}
     if ticket.assignee_id:
         enqueue(ticket.assignee, notices.dispatched_to_you(ticket), ticket=ticket)
     elif ticket.work_unit_id:
         notify_unit(ticket.work_unit, notices.dispatched_to_you(ticket), ticket)
     elif ticket.in_pool:
         for match in rank_volunteers(ticket):
-            enqueue(match.volunteer, notices.pool_offer(ticket, match.distance_m), ticket=ticket)
+            if match.volunteer.id not in skipped:
+                offer = notices.pool_offer(ticket, match.distance_m)
+                enqueue(match.volunteer, offer, ticket=ticket)
 
 
 @transition
@@ -149,6 +159,7 @@ def dispatch(ticket_id, actor: User, *, to_user=None, to_unit=None, to_pool=Fals
 def take(ticket_id, actor: User) -> Ticket:
     """接单/抢单: the first taker of a pool ticket wins (compare-and-set)."""
     ticket = load_ticket(ticket_id)
+    _refuse_taken(ticket, actor)
     check_allowed(ticket, Action.TAKE)
     may_take(actor, ticket)
     ticket = move(
@@ -157,6 +168,20 @@ def take(ticket_id, actor: User) -> Ticket:
     )  # fmt: skip
     enqueue(ticket.reporter, notices.reporter_taken(ticket, actor), ticket=ticket)
     return ticket
+
+
+def _refuse_taken(ticket: Ticket, actor: User) -> None:
+    """Say plainly when someone already took it (the loser of a race reads this)."""
+    if ticket.state == State.TAKEN and ticket.assignee_id == actor.id:
+        raise TicketError(
+            f"工单 {ticket.number} 已经在您手上了。办好后回复“办结 {ticket.number}”。", "conflict"
+        )
+    if ticket.state == State.TAKEN:
+        raise TicketError(
+            f"手慢了一步，工单 {ticket.number} 已经被别人接走了。"
+            "回复“附近工单”看看还有哪些需要帮忙的。",
+            "conflict",
+        )
 
 
 @transition
@@ -182,14 +207,18 @@ def hand_back(ticket_id, actor: User, reason: str) -> Ticket:
     ticket = load_ticket(ticket_id)
     require_assignee(actor, ticket)
     reason = _required(reason, f"退单请说明原因，比如“退单 {ticket.number} 缺少工具”。")
+    # A pool ticket goes back to the pool (still dispatched, waiting for a taker); anything
+    # else waits for the dispatcher again, and says so wherever its state is shown.
+    to_state = State.DISPATCHED if ticket.in_pool else State.SUBMITTED
+    step = Step.TAKE if ticket.in_pool else Step.DISPATCH
     ticket = move(
-        ticket, Action.HAND_BACK, actor, to_state=State.DISPATCHED, note=reason,
+        ticket, Action.HAND_BACK, actor, to_state=to_state, note=reason,
         assignee=None, work_unit=None if not ticket.in_pool else ticket.work_unit,
-        **with_overall(step_clock(ticket.urgency, Step.DISPATCH), ticket),
+        **with_overall(step_clock(ticket.urgency, step), ticket),
     )  # fmt: skip
-    notify_staff(ticket.org_unit, notices.handed_back(ticket, reason), ticket)
+    notify_staff(ticket.org_unit, notices.handed_back(ticket, reason), ticket, skip=(actor,))
     if ticket.in_pool:
-        _announce_target(ticket)
+        _announce_target(ticket, skip=(actor,))
     return ticket
 
 
@@ -225,20 +254,27 @@ def resolve(ticket_id, actor: User, note: str = "", photos: Iterable[str] = ()) 
     return ticket
 
 
-def _reopen_changes(ticket: Ticket) -> dict:
-    """Back to dispatched one level up (or at the top), owner changed, assignee cleared."""
-    up = Level(ticket.level).up() or Level(ticket.level)
-    owner = ticket.grid.ancestor_at(up)
-    return {
-        "level": owner.level,
-        "org_unit": owner,
-        "assignee": None,
-        "work_unit": None,
-        "in_pool": False,
-        "resolved_at": None,
-        "closed_at": None,
-        **step_clock(ticket.urgency, Step.DISPATCH),
-    }
+def _reopen(ticket: Ticket, actor: User | None, reason: str) -> Ticket:
+    """Back to waiting for dispatch, one level up (or at the top): the timeline shows both
+    hops, the new owner's dispatchers and the previous handler hear why."""
+    assignee = ticket.assignee if ticket.assignee_id else None
+    work_unit = ticket.work_unit if ticket.work_unit_id else None
+    ticket = move(
+        ticket, Action.REOPEN, actor, to_state=State.SUBMITTED, note=reason, assignee=None,
+        work_unit=None, in_pool=False, resolved_at=None, closed_at=None,
+        **with_overall(step_clock(ticket.urgency, Step.DISPATCH), ticket),
+    )  # fmt: skip
+    up = Level(ticket.level).up()
+    if up is not None:
+        owner = ticket.grid.ancestor_at(up)
+        ticket = move(
+            ticket, Action.ESCALATE, actor, note=f"重新打开后提级到{owner.name}",
+            level=owner.level, org_unit=owner, data={"to_level": owner.level},
+        )  # fmt: skip
+    notify_staff(ticket.org_unit, notices.reopened(ticket, reason), ticket, skip=(actor,))
+    text = notices.reopened_for_previous(ticket, reason)
+    tell_holder(assignee, work_unit, text, ticket, skip=(actor,))
+    return ticket
 
 
 @transition
@@ -255,13 +291,13 @@ def rate(ticket_id, actor: User, score: int, comment: str = "") -> Ticket:
         created_at=now(),
     )  # fmt: skip
     if score <= 2:
+        # The reporter reads the reopening in the reply; no push repeats it.
         ticket = move(
-            ticket, Action.RATE, actor, to_state=State.DISPATCHED, note=comment or "",
-            data={"score": score, "reopened": True}, score=score, **_reopen_changes(ticket),
+            ticket, Action.RATE, actor, note=comment or "", data={"score": score, "reopened": True},
+            score=score,
         )  # fmt: skip
-        notify_staff(ticket.org_unit, notices.reopened(ticket, comment or "居民不满意"), ticket)
-        enqueue(actor, notices.reporter_reopened(ticket), ticket=ticket)
-        return ticket
+        reason = f"居民不满意：{comment}" if comment else "居民不满意"
+        return _reopen(ticket, actor, reason)
     ticket = move(
         ticket, Action.RATE, actor, to_state=State.CLOSED, note=comment or "",
         data={"score": score}, score=score, closed_at=now(), next_check_at=None,
@@ -296,12 +332,7 @@ def reopen(ticket_id, actor: User, reason: str) -> Ticket:
     if ticket.state == State.CLOSED or actor.id != ticket.reporter_id:
         require_dispatcher(actor, ticket)
     reason = (reason or "").strip() or "问题没有解决"
-    ticket = move(
-        ticket, Action.REOPEN, actor, to_state=State.DISPATCHED, note=reason,
-        **_reopen_changes(ticket),
-    )  # fmt: skip
-    notify_staff(ticket.org_unit, notices.reopened(ticket, reason), ticket)
-    return ticket
+    return _reopen(ticket, actor, reason)
 
 
 @transition
@@ -311,16 +342,23 @@ def cancel(ticket_id, actor: User, reason: str = "") -> Ticket:
     require_reporter(actor, ticket)
     if ticket.state == State.TAKEN:
         raise TicketError(
-            f"工单 {ticket.number} 已经有人在办理了，暂时不能撤销；如确实不需要了，请联系网格员。",
+            f"工单 {ticket.number} 已经有人在办理了，暂时不能撤销；如确实不需要了，"
+            f"请联系{dispatcher_title(ticket)}。",
             "conflict",
         )
-    assignee = ticket.assignee
+    assignee = ticket.assignee if ticket.assignee_id else None
+    work_unit = ticket.work_unit if ticket.work_unit_id else None
     ticket = move(
         ticket, Action.CANCEL, actor, to_state=State.CANCELLED, note=reason or "",
         closed_at=now(), next_check_at=None,
     )  # fmt: skip
-    if assignee is not None:
-        enqueue(assignee, notices.cancelled(ticket), ticket=ticket)
+    # Everyone who was alerted hears it is off: the holder, the owner's dispatchers, and for
+    # an urgent ticket the community's on-duty staff.
+    text = notices.cancelled(ticket)
+    tell_holder(assignee, work_unit, text, ticket, skip=(actor,))
+    told = notify_staff(ticket.org_unit, text, ticket, skip=(actor,))
+    if ticket.urgency == Urgency.URGENT:
+        _alert_on_duty(ticket, text, skip=[actor, *told])
     return ticket
 
 
@@ -347,9 +385,29 @@ def follow_up(ticket_id, actor: User, note: str) -> Ticket:
     return move(ticket, Action.FOLLOW_UP, actor, note=note)
 
 
+def _place_key(ticket: Ticket) -> tuple:
+    return (ticket.compound_id or f"grid{ticket.grid_id}", ticket.building or None)
+
+
+def merge_doubts(ticket: Ticket, into: Ticket) -> list[str]:
+    """Why two tickets may not be the same matter: a dispatcher confirms before merging."""
+    doubts = []
+    if ticket.category != into.category:
+        names = f"{notices.category_name(ticket.category)} / {notices.category_name(into.category)}"
+        doubts.append(f"类别不同（{names}）")
+    (place_a, building_a), (place_b, building_b) = _place_key(ticket), _place_key(into)
+    if place_a != place_b or (building_a and building_b and building_a != building_b):
+        where = f"{ticket.place or '未填地点'} / {into.place or '未填地点'}"
+        doubts.append(f"地点不同（{where}）")
+    if ticket.urgency == Urgency.URGENT and into.urgency != Urgency.URGENT:
+        doubts.append(f"{ticket.number} 是紧急工单，{into.number} 不是，合并后会按一般时限办理")
+    return doubts
+
+
 @transition
-def merge(ticket_id, into_id, actor: User) -> Ticket:
-    """合并: a duplicate is closed into another; its reporter and followers follow that one."""
+def merge(ticket_id, into_id, actor: User, *, confirmed: bool = False) -> Ticket:
+    """合并: a duplicate is closed into another; its reporter and followers follow that one.
+    Tickets that differ in category, place or urgency merge only when `confirmed`."""
     ticket, into = load_ticket(ticket_id), load_ticket(into_id)
     if ticket.id == into.id:
         raise TicketError("不能把工单合并到它自己。")
@@ -357,17 +415,27 @@ def merge(ticket_id, into_id, actor: User) -> Ticket:
     require_dispatcher(actor, into)
     if not into.is_active:
         raise TicketError(f"工单 {into.number} 已经结束，不能合并进去。", "conflict")
-    ticket = move(
-        ticket, Action.MERGE, actor, to_state=State.CLOSED, note=f"合并到 {into.number}",
-        merged_into=into, closed_at=now(), next_check_at=None,
-    )  # fmt: skip
+    doubts = merge_doubts(ticket, into)
+    if doubts and not confirmed:
+        raise TicketError(
+            f"{ticket.number} 和 {into.number} 看起来不是同一件事：{'；'.join(doubts)}。"
+            "确定是同一件事，请确认后再合并。",
+            "conflict",
+        )
+    assignee = ticket.assignee if ticket.assignee_id else None
+    work_unit = ticket.work_unit if ticket.work_unit_id else None
     followers = {ticket.reporter_id} | {
         s.user_id for s in TicketSubscriber.select().where(TicketSubscriber.ticket == ticket)
     }
     followers.discard(into.reporter_id)
-    for user_id in followers:
-        _subscribe_row(into, user_id)
+    added = sorted(u for u in followers if _subscribe_row(into, u))
+    ticket = move(
+        ticket, Action.MERGE, actor, to_state=State.CLOSED, note=f"合并到 {into.number}",
+        merged_into=into, closed_at=now(), next_check_at=None,
+        data={"into": into.id, "added": added, "doubts": doubts},
+    )  # fmt: skip
     enqueue(ticket.reporter, notices.merged(ticket, into), ticket=into)
+    tell_holder(assignee, work_unit, notices.merged_for_holder(ticket, into), ticket, skip=(actor,))
     return ticket
 
 
