@@ -5,7 +5,7 @@ import peewee
 from handlers import texts, views
 from handlers.commands import Command
 from handlers.conversation import END, NOT_MINE, Conversation
-from models import lifecycle, notices
+from models import lifecycle
 from models.access import load_ticket, require_assignee
 from models.enums import ASSIGNEE_ROLES, Action, State
 from models.errors import TicketError
@@ -29,15 +29,13 @@ def nearby(user, cmd, ctx) -> str:
     items = []
     for m in matches:
         where = f"，约{int(m.distance_m)}米" if m.distance_m is not None else ""
-        items.append(f"{notices.brief(m.ticket)}{where}：{notices.snippet(m.ticket.text, 24)}")
+        items.append(f"{views.brief(m.ticket, user)}{where}：{views.words(m.ticket, user, 24)}")
     return texts.NEARBY.format(items="\n".join(items))
 
 
 def take(user, cmd: Command, ctx) -> str:
     ticket = lifecycle.take(_number(cmd, "接单 #12"), user)
-    return texts.TAKEN.format(
-        brief=notices.brief(ticket), text=notices.snippet(ticket.text, 60), number=ticket.number
-    )
+    return views.taken_reply(ticket, user)
 
 
 def progress(user, cmd: Command, ctx) -> str:
@@ -73,7 +71,7 @@ def my_tasks(user, cmd, ctx) -> str:
     )
     if not tasks:
         return texts.MY_TASKS_EMPTY
-    return texts.MY_TASKS.format(items=views.lines(tasks, show_holder=False))
+    return texts.MY_TASKS.format(items=views.lines(tasks, show_holder=False, viewer=user))
 
 
 def my_points(user, cmd, ctx) -> str:

@@ -169,7 +169,10 @@ class TicketSchema(ma.Schema):
     place = f.String(required=True)
     lat = f.Float(allow_none=True, required=True)
     lng = f.Float(allow_none=True, required=True)
-    reporter = f.Nested(PersonSchema, required=True)
+    reporter = f.Nested(
+        PersonSchema, allow_none=True, required=True,
+        metadata={"description": "null when the caller may not see who reported it"},
+    )  # fmt: skip
     assignee = f.Nested(PersonSchema, allow_none=True, required=True)
     work_unit = f.Nested(RefSchema, allow_none=True, required=True)
     in_pool = f.Boolean(required=True)
