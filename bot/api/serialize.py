@@ -89,9 +89,7 @@ def ticket_payload(ticket: Ticket, viewer: User, distance_m: float | None = None
         "lat": lat,
         "lng": lng,
         "reporter": _person(ticket.reporter, seen.reporter_name, seen.reporter_phone, seen.clear),
-        "assignee": _person(
-            assignee, seen.assignee_name, seen.assignee_phone, seen.assignee_clear
-        ),
+        "assignee": _person(assignee, seen.assignee_name, seen.assignee_phone, seen.assignee_clear),
         "work_unit": _ref(ticket.work_unit) if ticket.work_unit_id else None,
         "in_pool": ticket.in_pool,
         "photos": photo_refs(seen.photos),
