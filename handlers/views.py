@@ -32,7 +32,7 @@ def line(ticket: Ticket, *, show_holder: bool = True, viewer=None) -> str:
     seen = _seen(ticket, viewer)
     state = texts.STATE_NAMES.get(ticket.state, ticket.state)
     holder = ""
-    if show_holder and ticket.assignee_id and ticket.state == "taken":
+    if show_holder and ticket.assignee_id and ticket.state == "taken" and seen.assignee_name:
         holder = f"（{seen.assignee_name}）"
     elif show_holder and ticket.work_unit_id and ticket.is_open:
         holder = f"（{ticket.work_unit.name}）"
@@ -71,9 +71,10 @@ def job_card(ticket: Ticket, viewer) -> str:
 
 
 def taken_reply(ticket: Ticket, viewer) -> str:
-    """The reply to a successful 接单: the brief, the words, the job card, what to do next."""
+    """The reply to a successful 接单: the brief, the words, what to do next, the job card
+    (which alone carries the exact place and the contact)."""
     reply = texts.TAKEN.format(
-        brief=brief(ticket, viewer), text=words(ticket, viewer, 60), number=ticket.number
+        brief=notices.brief(ticket), text=words(ticket, viewer, 60), number=ticket.number
     )
     card = job_card(ticket, viewer)
     return f"{reply}\n{card}" if card else reply
