@@ -55,11 +55,13 @@ RELATIONS = {
     "assignee_before_take": ("assigned", "demo_volunteer_1", "volunteer"),
     "assignee_after_take": ("taken", "demo_volunteer_1", "volunteer"),
     "pool_volunteer": ("pool", "demo_volunteer_2", "volunteer"),
+    "unit_worker": ("unit", "demo_worker_1", "worker"),
     "other_volunteer": ("taken", "demo_volunteer_2", "volunteer"),
     "dispatcher_in_scope": ("taken", "demo_dispatcher_1", "dispatcher"),
     "dispatcher_out_of_scope": ("taken", "<翠园社区 dispatcher>", "dispatcher"),
     "supervisor_in_scope": ("taken", "demo_supervisor_1", "supervisor"),
     "city_supervisor": ("taken", "demo_supervisor_city", "supervisor"),
+    "supervisor_out_of_scope": ("taken", "<西山街道 supervisor>", "supervisor"),
     "follower": ("taken", "demo_resident_2", "resident"),
     "other_resident": ("taken", "demo_resident_4", "resident"),
 }
@@ -72,11 +74,13 @@ API = {
     "assignee_before_take":    "M M C H M C M C C",
     "assignee_after_take":     "C C C C C C C C C",
     "pool_volunteer":          "M M C H M C M H H",
+    "unit_worker":             "M M C H M C M H H",
     "other_volunteer":         NOTHING,
     "dispatcher_in_scope":     "M M C H M C M M M",
     "dispatcher_out_of_scope": NOTHING,
     "supervisor_in_scope":     "M M C H M C M M M",
     "city_supervisor":         "M M C H M C M M M",
+    "supervisor_out_of_scope": NOTHING,
     "follower":                "H H H H M C M M M",
     "other_resident":          NOTHING,
 }  # fmt: skip
@@ -87,11 +91,13 @@ CHAT = {
     "assignee_before_take":    "H H C H M H H H H",
     "assignee_after_take":     "C C C C C H H H H",
     "pool_volunteer":          "H H C H M H H H H",
+    "unit_worker":             "H H C H M H H H H",
     "other_volunteer":         NOTHING,
     "dispatcher_in_scope":     "H H C H M H H M H",
     "dispatcher_out_of_scope": NOTHING,
     "supervisor_in_scope":     "H H C H M H H M H",
     "city_supervisor":         "H H C H M H H M H",
+    "supervisor_out_of_scope": NOTHING,
     "follower":                "H H H H M H H M H",
     "other_resident":          NOTHING,
 }  # fmt: skip
@@ -120,11 +126,13 @@ def chat_for(api_app, api_config, live_server_factory):
 
 
 def viewer_of(demo, openid: str) -> User:
+    """A demo user by openid, or "<unit role>" for the staff of another street."""
     if openid.startswith("<"):
+        unit, role = openid.strip("<>").split()
         return (
             User.select()
             .join(OrgUnit, on=User.org_unit == OrgUnit.id)
-            .where((User.role == Role.DISPATCHER) & (OrgUnit.name == "翠园社区"))
+            .where((User.role == Role(role)) & (OrgUnit.name == unit))
             .get()
         )
     return demo[openid]
@@ -154,6 +162,9 @@ def bring_to(stage: str, ticket: Ticket, demo, take=None) -> None:
     """Move the ticket to `stage`; `take` does the taking when the viewer takes it themself."""
     if stage == "assigned":
         lifecycle.dispatch(ticket.id, demo.dispatcher_1, to_user=demo.volunteer_1)
+        return
+    if stage == "unit":
+        lifecycle.dispatch(ticket.id, demo.dispatcher_1, to_unit=demo.worker_1.work_unit)
         return
     lifecycle.dispatch(ticket.id, demo.dispatcher_1, to_pool=True)
     if stage == "taken":
