@@ -17,8 +17,13 @@ DESCRIPTION = """JSON API of the Sidan (四单联办) mini-program: residents re
 volunteers and workers take and resolve, dispatchers dispatch, supervisors read figures.
 
 Log in with `POST /api/v1/login` and send `Authorization: Bearer <token>`. Errors always look
-like `{"error": {"code": "...", "message": "中文提示"}}`. Lists take `limit` (at most 50) and
-`offset`, and answer `304` to a matching `If-None-Match`.
+like `{"error": {"code": "...", "message": "中文提示", "fields": {"score": ["应在 1 到 5 之间。"]}}}`
+(`fields` only for a rejected body or query). Every answer is UTF-8 JSON. Lists take `limit` (at
+most 50) and `offset`, and answer `304` to a matching `If-None-Match`.
+
+Personal data follows one policy: the reporter, and the assignee once they have taken it, see
+names, phones and the exact place; staff and offered volunteers see them masked (张**,
+138****5678, the building but not the room); nobody else sees them.
 
 Without `MINI_SECRET` (the embedded default) login accepts only `dev:<openid>` codes, so a
 developer can log in as any demo user, e.g. `dev:demo_resident_1`.
