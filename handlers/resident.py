@@ -24,7 +24,8 @@ def query(user, cmd: Command, ctx) -> str:
     ticket = _numbered(cmd, "查询 #12")
     require_view(user, ticket)
     return texts.DETAIL.format(
-        line=views.line(ticket, viewer=user), text=views.words(ticket, user),
+        line=views.line(ticket, viewer=user),
+        text=views.words(ticket, user),
         timeline=views.timeline(ticket, viewer=user),
     )
 
