@@ -330,7 +330,7 @@ def _number(form: dict, name: str, low: float, high: float) -> float | None:
         value = None
     if value is None or not low <= value <= high:
         raise Open311Error(400, f"{name} 不是有效的坐标。")
-    return value
+    return round(value, 6)  # PostgreSQL's REAL underflows on values such as 1e-58
 
 
 def _place(form: dict):

@@ -195,3 +195,12 @@ def test_open311_errors_keep_their_own_spec_shape_in_chinese(client):
 def test_unforeseen_english_never_reaches_a_client():
     assert translate("Some message marshmallow adds next year.") == "填写的内容有误。"
     assert translate("请只选一个：user_id、work_unit_id 或 pool。").startswith("请只选一个")
+
+
+def test_a_vanishingly_small_coordinate_is_stored_not_a_crash(client, auth, demo):
+    body = {"text": "路灯不亮", "lat": -1.2094842534011944e-58, "lng": 120.1551}
+
+    response = client.post("/api/v1/tickets", headers=auth(demo.resident_1), json=body)
+
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["lat"] == 0.0
