@@ -11,6 +11,7 @@ from bot import gateway
 from bot.config import Config
 from bot.services import connect_database, make_redis, make_transport
 from models.db import database
+from models.privacy import install_log_redaction
 
 log = logging.getLogger("sidan")
 
@@ -35,6 +36,7 @@ def services() -> Services:
 def create_app(config: Config | None = None, *, warm_classifier: bool = True, **overrides) -> Flask:
     """Build the web app; `overrides` replace config values (tests)."""
     config = config or Config(**overrides)
+    install_log_redaction()  # no phone or room number reaches a log line (models.privacy)
     app = Flask(__name__)
     app.config.update(config.as_dict())
     if config.PROXY_HOPS:

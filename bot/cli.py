@@ -247,12 +247,12 @@ def outbox_group():
 def outbox_dead(limit):
     """List messages that gave up after all retries."""
     from models.outbox import dead_letters
+    from models.privacy import redact
 
     rows = list(dead_letters(limit))
     for row in rows:
-        click.echo(
-            f"{row.id}\t{row.openid}\t{row.attempts} tries\t{row.last_error[:60]}\t{row.text[:40]}"
-        )
+        text = redact(f"{row.last_error[:60]}\t{row.text[:40]}")
+        click.echo(f"{row.id}\t{row.openid}\t{row.attempts} tries\t{text}")
     click.echo(f"{len(rows)} dead letter(s)")
 
 

@@ -44,6 +44,8 @@ class Config:
         # Template ids per notice kind, e.g. {"notice": "TPL1", "rating": "TPL2"}.
         self.TEMPLATE_IDS = json.loads(_env("WECHAT_TEMPLATE_IDS", "{}"))
         self.OPEN311_API_KEYS = [k for k in (_env("OPEN311_API_KEYS", "") or "").split(",") if k]
+        # Public Open311 lists carry no resident text or photos unless the operator says so.
+        self.OPEN311_PUBLIC_TEXT = _env("OPEN311_PUBLIC_TEXT", "0").lower() in ("1", "true", "yes")
         self.MEDIA_ROOT = _env("MEDIA_ROOT", str(var / "media"))
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
         # WeChat refuses a reply after 5 s; answer "success" and push later past this.

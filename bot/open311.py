@@ -7,7 +7,6 @@ Ticket.external_ref, and posting the same id again returns the ticket already fi
 
 import hashlib
 import hmac
-import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
@@ -15,13 +14,13 @@ from flask import Blueprint, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
 from bot.api.places import compound_by_id
-from bot.api.serialize import masked_place, photo_refs
-from models import lifecycle
+from bot.api.serialize import photo_refs
+from models import lifecycle, privacy
 from models.clock import CHINA, now
 from models.db import database
 from models.enums import OPEN_STATES, Action, State
 from models.errors import TicketError
-from models.org import User, mask_phone
+from models.org import User
 from models.places import nearest_compound
 from models.routing import routing
 from models.tickets import Ticket, TicketEvent
@@ -35,7 +34,15 @@ SYSTEM_OPENID = "open311"
 FORMAT = "<any(json,xml):fmt>"
 CONTENT_TYPES = {"json": "application/json", "xml": "text/xml"}
 PRIVATE_NOTES = {Action.SUBMIT, Action.URGE, Action.SUBSCRIBE, Action.RATE}
-LONG_NUMBER = re.compile(r"\d{7,}")
+# What the public reads as status_notes when residents' and volunteers' words stay private.
+STATUS_NOTES = {
+    State.SUBMITTED: "已受理，等待派单。",
+    State.DISPATCHED: "已派单，等待接单。",
+    State.TAKEN: "正在办理。",
+    State.RESOLVED: "已办结，等待评价。",
+    State.CLOSED: "已关闭。",
+    State.CANCELLED: "已撤销。",
+}
 # Root and item element names of the XML forms (GeoReport v2).
 XML_NAMES = {"services": ("services", "service"), "requests": ("service_requests", "request")}
 
@@ -209,22 +216,24 @@ def _latest_notes(ticket_ids: list[int]) -> dict[int, str]:
     return notes
 
 
-def _public_text(text: str) -> str:
-    # Residents write phone numbers into reports; the public feed shows them masked.
-    return LONG_NUMBER.sub(lambda m: mask_phone(m.group(0)), text or "")
+def _public_text() -> bool:
+    return bool(getattr(current_app.extensions["sidan"].config, "OPEN311_PUBLIC_TEXT", False))
 
 
-def request_payload(ticket: Ticket, notes: dict[int, str]) -> dict:
-    """One ticket as a GeoReport service request (nothing personal in it)."""
-    photos = [p["url"] for p in photo_refs(ticket.photos) if p["url"]]
+def request_payload(ticket: Ticket, notes: dict[int, str], public_text: bool = False) -> dict:
+    """One ticket as a GeoReport service request, as models.privacy shows it to the public:
+    category, status, the compound and its pin; words and photos only with OPEN311_PUBLIC_TEXT."""
+    seen = privacy.see(ticket, None, public_text=public_text)
+    photos = [p["url"] for p in photo_refs(seen.photos) if p["url"]]
     compound = ticket.compound if ticket.compound_id else None
+    lat, lng = seen.pin
     return {
         "service_request_id": str(ticket.id),
         "status": _status(ticket),
-        "status_notes": _public_text(notes.get(ticket.id, "")),
+        "status_notes": seen.words(notes.get(ticket.id, "")) or STATUS_NOTES[State(ticket.state)],
         "service_name": routing().category(ticket.category).name,
         "service_code": ticket.category,
-        "description": _public_text(ticket.text),
+        "description": seen.text,
         "agency_responsible": ticket.work_unit.name
         if ticket.work_unit_id
         else ticket.org_unit.name,
@@ -232,18 +241,20 @@ def request_payload(ticket: Ticket, notes: dict[int, str]) -> dict:
         "requested_datetime": _w3c(ticket.created_at),
         "updated_datetime": _w3c(ticket.updated_at),
         "expected_datetime": _w3c(ticket.due_at),
-        "address": masked_place(ticket, clear=False),
+        "address": seen.place,
         "address_id": str(compound.id) if compound else "",
         "zipcode": "",
-        "lat": ticket.lat if ticket.lat is not None else (compound.lat if compound else None),
-        "long": ticket.lng if ticket.lng is not None else (compound.lng if compound else None),
+        "lat": lat,
+        "long": lng,
         "media_url": photos[0] if photos else "",
     }
 
 
 def _render_requests(fmt: str, tickets: list[Ticket], status: int = 200) -> Response:
-    notes = _latest_notes([t.id for t in tickets]) if tickets else {}
-    return render(fmt, [request_payload(t, notes) for t in tickets], "requests", status)
+    public_text = _public_text()
+    notes = _latest_notes([t.id for t in tickets]) if tickets and public_text else {}
+    payload = [request_payload(t, notes, public_text) for t in tickets]
+    return render(fmt, payload, "requests", status)
 
 
 def _filtered_query():
@@ -319,7 +330,7 @@ def _number(form: dict, name: str, low: float, high: float) -> float | None:
         value = None
     if value is None or not low <= value <= high:
         raise Open311Error(400, f"{name} 不是有效的坐标。")
-    return value
+    return round(value, 6)  # PostgreSQL's REAL underflows on values such as 1e-58
 
 
 def _place(form: dict):

@@ -4,7 +4,7 @@ Text, voice, photo and location may come in any order; the bot asks only for wha
 missing. Urgent matters file at once with advice on what to do meanwhile.
 """
 
-from handlers import texts
+from handlers import texts, views
 from handlers.classifier import CATEGORY_NAMES, classify
 from handlers.commands import normalize
 from handlers.conversation import END, NOT_MINE, Conversation
@@ -125,8 +125,7 @@ def _next_question(message, session):
         dups = similar_open_tickets(data["category"], compound, data.get("lat"), data.get("lng"))
         if dups:
             data["dups"] = [t.id for t in dups]
-            items = "\n".join(f"{i}. {notices.brief(t)}：{notices.snippet(t.text, 24)}"
-                              for i, t in enumerate(dups, 1))  # fmt: skip
+            items = "\n".join(f"{i}. {views.offer_line(t)}" for i, t in enumerate(dups, 1))
             return texts.DUPLICATE_OFFER.format(items=items), "duplicate"
     return _summary(data, compound), "confirm"
 

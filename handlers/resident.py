@@ -17,14 +17,16 @@ def my_tickets(user, cmd, ctx) -> str:
     )
     if not tickets:
         return texts.MY_TICKETS_EMPTY
-    return texts.MY_TICKETS.format(n=len(tickets), items=views.lines(tickets))
+    return texts.MY_TICKETS.format(n=len(tickets), items=views.lines(tickets, viewer=user))
 
 
 def query(user, cmd: Command, ctx) -> str:
     ticket = _numbered(cmd, "查询 #12")
     require_view(user, ticket)
     return texts.DETAIL.format(
-        line=views.line(ticket), text=ticket.text[:80], timeline=views.timeline(ticket)
+        line=views.line(ticket, viewer=user),
+        text=views.words(ticket, user),
+        timeline=views.timeline(ticket, viewer=user),
     )
 
 

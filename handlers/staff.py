@@ -299,7 +299,9 @@ def query(user, cmd: Command, ctx) -> str:
     ticket = load_ticket(_number(cmd, "查询 #12"))
     require_staff_in_scope(user, ticket)
     return texts.DETAIL.format(
-        line=views.line(ticket), text=ticket.text[:120], timeline=views.timeline(ticket, 10)
+        line=views.line(ticket, viewer=user),
+        text=views.words(ticket, user, 120),
+        timeline=views.timeline(ticket, 10, viewer=user),
     )
 
 

@@ -5,7 +5,7 @@ import peewee
 from handlers import texts, views
 from handlers.commands import Command
 from handlers.conversation import END, NOT_MINE, Conversation
-from models import lifecycle, notices
+from models import lifecycle
 from models.access import load_ticket, require_assignee
 from models.enums import ASSIGNEE_ROLES, Action, State
 from models.errors import TicketError
@@ -30,15 +30,13 @@ def nearby(user, cmd, ctx) -> str:
     items = []
     for m in matches:
         where = f"，约{int(m.distance_m)}米" if m.distance_m is not None else ""
-        items.append(f"{notices.brief(m.ticket)}{where}：{notices.snippet(m.ticket.text, 24)}")
+        items.append(f"{views.brief(m.ticket, user)}{where}：{views.words(m.ticket, user, 24)}")
     return texts.NEARBY.format(items="\n".join(items))
 
 
 def take(user, cmd: Command, ctx) -> str:
     ticket = lifecycle.take(_number(cmd, "接单 #12"), user)
-    return texts.TAKEN.format(
-        brief=notices.brief(ticket), text=notices.snippet(ticket.text, 60), number=ticket.number
-    )
+    return views.taken_reply(ticket, user)
 
 
 def progress(user, cmd: Command, ctx) -> str:
@@ -81,7 +79,7 @@ def my_tasks(user, cmd, ctx) -> str:
         return texts.MY_TASKS_EMPTY
     items = []
     for ticket in tasks:
-        line = views.line(ticket, show_holder=False)
+        line = views.line(ticket, show_holder=False, viewer=user)
         if ticket.assignee_id is None:
             line = texts.MY_TASKS_UNIT.format(
                 line=line, unit=ticket.work_unit.name, number=ticket.number

@@ -13,7 +13,8 @@ from peewee import JOIN, Case, fn
 from models.clock import from_local, now, to_local
 from models.db import is_postgres, under_path
 from models.enums import OPEN_STATES, Level, Role, State
-from models.org import Compound, OrgUnit, User, mask_name
+from models.org import Compound, OrgUnit, User
+from models.privacy import mask_name
 from models.routing import routing
 from models.tickets import PointsEntry, Rating, Ticket
 

@@ -3,6 +3,7 @@
 Short, polite, and each one says what the reader can do next.
 """
 
+from models import privacy
 from models.enums import TicketKind
 from models.routing import routing
 
@@ -20,10 +21,11 @@ def category_name(code: str) -> str:
     return routing().category(code).name
 
 
-def brief(ticket) -> str:
-    """'#12 消防安全 · 幸福小区3号楼' — the one-line identity of a ticket."""
-    place = ticket.place or "位置待补充"
-    return f"{ticket.number} {category_name(ticket.category)} · {place}"
+def brief(ticket, place: str | None = None) -> str:
+    """'#12 消防安全 · 幸福小区3号楼' — the one-line identity of a ticket. Pushes go to staff and
+    volunteers, so the place stops at the building unless the caller passes one (privacy)."""
+    place = place if place is not None else privacy.place_at(ticket, privacy.PlaceLevel.BUILDING)
+    return f"{ticket.number} {category_name(ticket.category)} · {place or '位置待补充'}"
 
 
 def snippet(text: str, limit: int = 40) -> str:
@@ -31,21 +33,26 @@ def snippet(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def said(ticket, limit: int = 40) -> str:
+    """The resident's words for staff and volunteers: numbers and rooms masked (privacy)."""
+    return snippet(privacy.mask_text(ticket.text), limit)
+
+
 def new_ticket(ticket) -> str:
     tag = "【紧急】" if ticket.urgency == "urgent" else ""
     return (
-        f"{tag}新工单 {brief(ticket)}：{snippet(ticket.text)}\n"
+        f"{tag}新工单 {brief(ticket)}：{said(ticket)}\n"
         f"请尽快派单：回复“派单 {ticket.number} 给 志愿者”或指定单位/人员。"
     )
 
 
 def urgent_on_duty(ticket) -> str:
-    return f"【紧急·请值班人员关注】{brief(ticket)}：{snippet(ticket.text)}"
+    return f"【紧急·请值班人员关注】{brief(ticket)}：{said(ticket)}"
 
 
 def dispatched_to_you(ticket) -> str:
     return (
-        f"您有新派单 {brief(ticket)}：{snippet(ticket.text)}\n"
+        f"您有新派单 {brief(ticket)}：{said(ticket)}\n"
         f"回复“接单 {ticket.number}”接下此单，或“退单 {ticket.number} 原因”。"
     )
 
@@ -58,7 +65,7 @@ def pool_offer(ticket, distance_m: float | None) -> str:
             f"愿意帮忙实现的话回复“认领心愿 {ticket.number}”，先到先得。"
         )
     return (
-        f"附近有一单需要帮忙{where}：{brief(ticket)}：{snippet(ticket.text)}\n"
+        f"附近有一单需要帮忙{where}：{brief(ticket)}：{said(ticket)}\n"
         f"愿意的话回复“接单 {ticket.number}”，先到先得。"
     )
 
@@ -70,7 +77,9 @@ def reporter_dispatched(ticket) -> str:
 
 
 def reporter_taken(ticket, assignee) -> str:
-    return f"您的工单 {ticket.number} 已由{assignee.display_name()}接单，正在处理。"
+    # The reporter and the assignee who took it may see each other (privacy).
+    phone = f"（电话 {assignee.phone}）" if assignee.phone else ""
+    return f"您的工单 {ticket.number} 已由{assignee.name or '志愿者'}{phone}接单，正在处理。"
 
 
 def reassigned_away(ticket) -> str:
@@ -167,7 +176,7 @@ def reminder(ticket, step_name: str) -> str:
 
 
 def assist_request(ticket) -> str:
-    return f"请协助办理工单 {brief(ticket)}：{snippet(ticket.text)}"
+    return f"请协助办理工单 {brief(ticket)}：{said(ticket)}"
 
 
 def urged(ticket, by_supervisor: bool) -> str:

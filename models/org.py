@@ -7,6 +7,7 @@ import peewee
 from models.clock import now
 from models.db import BaseModel, JSONField, write_transaction
 from models.enums import Level, Role
+from models.privacy import mask_name, mask_phone  # noqa: F401 (one masking, re-exported)
 
 
 class OrgUnit(BaseModel):
@@ -106,16 +107,6 @@ class InviteCode(BaseModel):
     expires_at = peewee.DateTimeField(null=True)
     used_by = peewee.ForeignKeyField(User, null=True)
     used_at = peewee.DateTimeField(null=True)
-
-
-def mask_name(name: str) -> str:
-    """张三丰 → 张**: personal names are masked outside reporter and assignee."""
-    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
-
-
-def mask_phone(phone: str) -> str:
-    """13812345678 → 138****5678."""
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
 
 
 def responsible_staff(unit: OrgUnit, role: Role) -> list[User]:

@@ -1,9 +1,8 @@
 """Pages with a cap, and ETag / If-None-Match on list responses."""
 
 import hashlib
-import json
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 
 def page_of(query, args: dict, render) -> dict:
@@ -27,10 +26,11 @@ def page_of_rows(rows: list, limit: int, offset: int, render, fetched_extra=Fals
 
 def conditional_json(schema, payload: dict) -> Response:
     """Dump `payload`, tag it with a strong ETag, answer 304 when the client has it."""
-    body = json.dumps(schema.dump(payload), ensure_ascii=False, separators=(",", ":"))
-    etag = hashlib.sha256(body.encode()).hexdigest()[:32]
+    response = current_app.json.response(schema.dump(payload))  # the API's one JSON encoding
+    etag = hashlib.sha256(response.get_data()).hexdigest()[:32]
     # Private: the page depends on who asks; the client must revalidate each time.
     headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache", "Vary": "Authorization"}
     if etag in request.if_none_match:
         return Response(status=304, headers=headers)
-    return Response(body, status=200, mimetype="application/json", headers=headers)
+    response.headers.update(headers)
+    return response

@@ -74,6 +74,14 @@ class TicketCreateSchema(Strict):
         if ("lat" in data) != ("lng" in data):
             raise ma.ValidationError("lat 和 lng 要一起填写。", "lat")
 
+    @ma.post_load
+    def _round_point(self, data, **kwargs):
+        # PostgreSQL's REAL underflows on values such as 1e-58 (a 500); 1e-6° is 0.1 m.
+        for key in ("lat", "lng"):
+            if key in data:
+                data[key] = round(data[key], 6)
+        return data
+
 
 class NoteSchema(Strict):
     note = _text(500)
@@ -169,7 +177,10 @@ class TicketSchema(ma.Schema):
     place = f.String(required=True)
     lat = f.Float(allow_none=True, required=True)
     lng = f.Float(allow_none=True, required=True)
-    reporter = f.Nested(PersonSchema, required=True)
+    reporter = f.Nested(
+        PersonSchema, allow_none=True, required=True,
+        metadata={"description": "null when the caller may not see who reported it"},
+    )  # fmt: skip
     assignee = f.Nested(PersonSchema, allow_none=True, required=True)
     work_unit = f.Nested(RefSchema, allow_none=True, required=True)
     in_pool = f.Boolean(required=True)

@@ -1,12 +1,13 @@
-"""Turning rows into API payloads, with personal data masked for everyone but those entitled."""
+"""Turning rows into API payloads; what of a ticket a viewer sees is models.privacy's call."""
 
 from datetime import UTC, datetime
 
 from flask import current_app
 
 from bot.storage import KEY_PATTERN, StorageError
+from models import privacy
 from models.enums import Action, State
-from models.org import OrgUnit, User, mask_name, mask_phone
+from models.org import OrgUnit, User
 from models.routing import routing
 from models.tickets import Ticket, TicketAssist, TicketEvent
 
@@ -61,35 +62,22 @@ def org_ref(unit: OrgUnit | None) -> dict | None:
     return {"id": unit.id, "name": unit.name, "level": unit.level} if unit else None
 
 
-def entitled(viewer: User, ticket: Ticket) -> bool:
-    """Only the reporter and the current assignee see personal data unmasked."""
-    return viewer.id in (ticket.reporter_id, ticket.assignee_id)
-
-
-def _person(user: User | None, clear: bool) -> dict | None:
-    if user is None:
+def _person(user: User | None, name: str | None, phone: str | None, clear: bool) -> dict | None:
+    """{id, name, phone} of someone on the ticket as the policy lets the viewer see them."""
+    if user is None or name is None:
         return None
-    if clear:
-        return {"id": user.id, "name": user.name, "phone": user.phone}
-    return {"id": None, "name": mask_name(user.name), "phone": mask_phone(user.phone)}
+    return {"id": user.id if clear else None, "name": name, "phone": phone or ""}
 
 
-def masked_place(ticket: Ticket, clear: bool) -> str:
-    """The full place for the entitled; the compound only for anyone else."""
-    if clear:
-        return ticket.place
-    name = ticket.compound.name if ticket.compound_id else ""
-    return name + ("（具体门牌已隐藏）" if ticket.building or ticket.room else "")
-
-
-def ticket_payload(ticket: Ticket, viewer: User, distance_m: float | None = None) -> dict:
-    """The list view of a ticket as `viewer` may see it."""
-    clear = entitled(viewer, ticket)
+def ticket_payload(ticket: Ticket, viewer: User, distance_m: float | None = None, seen=None):
+    """The list view of a ticket as `viewer` may see it (models.privacy decides what)."""
+    seen = seen or privacy.see(ticket, viewer)
     assignee = ticket.assignee if ticket.assignee_id else None
+    lat, lng = seen.pin
     return {
         "id": ticket.id,
         "number": ticket.number,
-        "text": ticket.text,
+        "text": seen.text,
         "category": ticket.category,
         "category_name": routing().category(ticket.category).name,
         "urgency": ticket.urgency,
@@ -98,14 +86,14 @@ def ticket_payload(ticket: Ticket, viewer: User, distance_m: float | None = None
         "level": ticket.level,
         "org_unit": org_ref(ticket.org_unit),
         "compound": _ref(ticket.compound) if ticket.compound_id else None,
-        "place": masked_place(ticket, clear),
-        "lat": ticket.lat,
-        "lng": ticket.lng,
-        "reporter": _person(ticket.reporter, clear),
-        "assignee": _person(assignee, clear),
+        "place": seen.place,
+        "lat": lat,
+        "lng": lng,
+        "reporter": _person(ticket.reporter, seen.reporter_name, seen.reporter_phone, seen.clear),
+        "assignee": _person(assignee, seen.assignee_name, seen.assignee_phone, seen.assignee_clear),
         "work_unit": _ref(ticket.work_unit) if ticket.work_unit_id else None,
         "in_pool": ticket.in_pool,
-        "photos": photo_refs(ticket.photos),
+        "photos": photo_refs(seen.photos),
         "score": ticket.score,
         "subscriber_count": ticket.subscriber_count,
         "channel": ticket.channel,
@@ -116,18 +104,11 @@ def ticket_payload(ticket: Ticket, viewer: User, distance_m: float | None = None
     }
 
 
-def _actor_name(event: TicketEvent, viewer: User, clear: bool) -> str:
-    if event.actor_id is None:
-        return "系统"
-    actor = event.actor
-    if actor.id == viewer.id or clear:
-        return actor.name or "居民"
-    return actor.display_name()
-
-
-def event_payload(event: TicketEvent, viewer: User, clear: bool) -> dict:
-    """One hop of the timeline."""
+def event_payload(event: TicketEvent, seen: privacy.TicketView) -> dict:
+    """One hop of the timeline, its people and words as the viewer may see them."""
     data = event.data or {}
+    photos = data.get("photos") if isinstance(data, dict) and seen.rule.photos else None
+    actor = "系统" if event.actor_id is None else (seen.person_name(event.actor) or "工作人员")
     return {
         "id": event.id,
         "action": event.action,
@@ -135,21 +116,21 @@ def event_payload(event: TicketEvent, viewer: User, clear: bool) -> dict:
         "from_state": event.from_state,
         "to_state": event.to_state,
         "level": event.level,
-        "actor": _actor_name(event, viewer, clear),
-        "note": event.note or "",
-        "photos": photo_refs(data.get("photos")) if isinstance(data, dict) else [],
+        "actor": actor,
+        "note": seen.words(event.note),
+        "photos": photo_refs(photos),
         "created_at": utc(event.created_at),
     }
 
 
 def ticket_detail(ticket: Ticket, viewer: User) -> dict:
     """The detail view: the list view plus the full timeline and the helping units."""
-    clear = entitled(viewer, ticket)
+    seen = privacy.see(ticket, viewer)
     events = TicketEvent.select().where(TicketEvent.ticket == ticket).order_by(TicketEvent.id)
     assists = TicketAssist.select().where(TicketAssist.ticket == ticket).order_by(TicketAssist.id)
     return {
-        **ticket_payload(ticket, viewer),
-        "events": [event_payload(e, viewer, clear) for e in events],
+        **ticket_payload(ticket, viewer, seen=seen),
+        "events": [event_payload(e, seen) for e in events],
         "assists": [(a.work_unit or a.org_unit).name for a in assists],
         "merged_into": ticket.merged_into_id,
     }
