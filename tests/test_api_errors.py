@@ -67,7 +67,8 @@ def _schema_of(document, ref_or_schema):
 
 def bad_request_for(document, path: str, method: str, op: dict, ticket_id: int) -> dict:
     """The request `op` refuses: unknown fields, and a wrong type in every known one."""
-    kwargs = {"path": path.replace("{ticket_id}", str(ticket_id))}
+    # Every id in the path names a real row's id (the ticket's): the body is what is wrong.
+    kwargs = {"path": re.sub(r"\{\w+_id\}", str(ticket_id), path)}
     query = {p["name"]: WRONG.get(p["schema"].get("type"), "?") for p in op.get("parameters", [])
              if p["in"] == "query"}  # fmt: skip
     if query or method == "get":
