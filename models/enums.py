@@ -75,6 +75,7 @@ class Action(StrEnum):
     SUBSCRIBE = "subscribe"
     FOLLOW_UP = "follow_up"
     RATING_REMINDER = "rating_reminder"
+    SUPPLEMENT = "supplement"
 
 
 class Step(StrEnum):

@@ -26,6 +26,7 @@ ACTION_NAMES = {
     Action.REMIND: "超时提醒", Action.CANCEL: "撤销", Action.CLOSE: "关闭",
     Action.CLOSE_UNRATED: "自动关闭", Action.MERGE: "合并", Action.SUBSCRIBE: "关注",
     Action.FOLLOW_UP: "回访", Action.RATING_REMINDER: "评价提醒",
+    Action.SUPPLEMENT: "居民补充",
 }  # fmt: skip
 
 

@@ -33,10 +33,11 @@ from models.lifecycle.orders import (
     subscribe,
     take,
 )
+from models.lifecycle.supplements import supplement
 
 __all__ = [
     "ALLOWED_FROM", "assist", "award_points", "breach_escalate", "cancel", "check_allowed",
     "close", "close_unrated", "dispatch", "escalate", "follow_up", "hand_back", "merge", "rate",
     "reassign", "remind", "reschedule_check", "reopen", "report_progress", "resolve", "send_rating_reminder",
-    "submit", "subscribe", "take", "transition", "urge",
+    "submit", "subscribe", "supplement", "take", "transition", "urge",
 ]  # fmt: skip
