@@ -254,7 +254,10 @@ def _summary(data: dict, compound) -> str:
 
 
 def _is_small_talk(message) -> bool:
-    return message.kind in ("text", "voice") and smalltalk.kind(message.text) is not None
+    """Greetings, thanks, 'ok' …; a vague '帮我看看这个' is answered as a stray word instead."""
+    if message.kind not in ("text", "voice"):
+        return False
+    return smalltalk.kind(message.text) not in (None, smalltalk.VAGUE)
 
 
 # --- steps -------------------------------------------------------------------------------
@@ -281,7 +284,10 @@ def describe(message, session):
     if message.kind not in ("text", "voice"):
         return NOT_MINE
     if _is_small_talk(message):
-        return rtexts.DRAFT_SMALL_TALK.format(question=_ask_what(session)), None
+        data = session.data
+        if data.get("photos") or data.get("lat") is not None:
+            return rtexts.DRAFT_SMALL_TALK.format(question=_ask_what(session)), None
+        return rtexts.ASK_WHAT, None
     if not smalltalk.describes_problem(message.clean_text):
         return rtexts.ASK_WHAT_AGAIN, None
     _absorb(message, session.data)
@@ -373,16 +379,29 @@ def _join(ticket_id: int, session):
 
 
 def confirm(message, session):
-    text = normalize(message.text).lower()
-    if message.kind == "text" and text in CONFIRM_WORDS:
+    """确认 files (typed or spoken, with or without a full stop); a detail is added; small
+    talk or a stray word shows the summary again rather than joining the report."""
+    if message.kind not in ("text", "voice"):
+        return NOT_MINE
+    text = normalize(message.text).lower().strip(" 。.!！~")
+    if text in CONFIRM_WORDS:
         return _file(session)
-    if message.kind in ("text", "voice"):
-        if _is_small_talk(message):
-            summary = _summary(session.data, _compound(session))
-            return rtexts.DRAFT_SMALL_TALK.format(question=summary), None
-        _absorb(message, session.data)
-        return _next_question(message, session)
-    return NOT_MINE
+    summary = _summary(session.data, _compound(session))
+    if _is_small_talk(message):
+        return rtexts.DRAFT_SMALL_TALK.format(question=summary), None
+    if not _adds_something(message.clean_text, session.data):
+        return rtexts.CONFIRM_AGAIN.format(summary=summary), None
+    _absorb(message, session.data)
+    return _next_question(message, session)
+
+
+def _adds_something(text: str, data: dict) -> bool:
+    """A place, a correction or a describing sentence adds to a draft; '1' or '这个' does not."""
+    if _correction(text) is not None:
+        return True
+    if not extract_place(text, compound_names().keys()).is_empty:
+        return True
+    return smalltalk.describes_problem(text)
 
 
 REPORT = Conversation(

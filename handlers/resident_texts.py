@@ -19,6 +19,7 @@ SMALL_TALK = {
     smalltalk.LAUGH: "😊 有需要随时找我。" + WHAT_I_DO,
     smalltalk.ABOUT: "我是社区的“四单联办”助手。" + WHAT_I_DO + "回复“帮助”看全部功能。",
     smalltalk.NEVER_MIND: "好的，没关系。有问题随时告诉我。",
+    smalltalk.VAGUE: "请用一句话说说具体是什么问题、在哪里，比如“3号楼楼道灯坏了”，我帮您报事。",
     smalltalk.GIBBERISH: "抱歉，没看懂这条消息。" + WHAT_I_DO,
 }
 RECENT_NOTE = "\n您的工单 {number} 已经提交，有进展会告诉您；有新情况直接发来，我补充进去。"
@@ -33,6 +34,7 @@ CHASE_NO_TICKET = "您现在没有在办的工单。遇到问题直接告诉我�
 CHASE_LATEST = "您的工单 {line}\n想催一下请回复“催单 {number}”，看详情回复“查询 {number}”。"
 # Inside a draft: the small talk is not added to it, and the question stands.
 DRAFT_SMALL_TALK = "好的。{question}"
+CONFIRM_AGAIN = "没太明白这句。要补充请直接说具体情况或发照片。\n{summary}"
 
 NO_RATING_WAITING = "您现在没有需要评价的工单，谢谢您！有新问题直接告诉我。"
 ALREADY_RATED = "工单 {number} 您已经评价过了，谢谢！有新问题直接告诉我。"

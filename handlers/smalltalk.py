@@ -15,6 +15,7 @@ GREETING, THANKS, ACK, BYE, TEST, LAUGH, ABOUT, NEVER_MIND, WANT_REPORT, CHASE, 
     "greeting", "thanks", "ack", "bye", "test", "laugh", "about", "never_mind", "want_report",
     "chase", "gibberish",
 )  # fmt: skip
+VAGUE = "vague"  # "帮我看看这个": points at something without saying what
 
 # Whole clauses (after folding case, dropping punctuation and trailing particles).
 PHRASES = {
@@ -48,6 +49,11 @@ PHRASES = {
         "求助 我要求助 帮帮忙 帮个忙 我想问问 我想问一下 问一下 咨询 我想咨询 咨询一下 报修 "
         "我要报修"
     ),
+    VAGUE: (
+        "这个 那个 这里 那里 这边 看看 看一下 看这个 你看看 你看 你们看看 帮我看看 帮我看看这个 "
+        "帮忙看看 帮忙看一下 帮我看一下 帮我看下 看下 麻烦看看 麻烦看一下 怎么办 咋办 怎么弄 "
+        "咋整 如图 见图 看图"
+    ),
     CHASE: (
         "怎么还没人来 还没人来 还没来 什么时候来 什么时候修 什么时候处理 怎么还没修 还没修 "
         "还没处理 怎么还没处理 快点 快一点 快点啊 能快点吗 有人管吗 没人管吗 没人管 到哪了 "
@@ -56,7 +62,9 @@ PHRASES = {
 }
 _WORDS = {kind: set(words.split()) for kind, words in PHRASES.items()}
 # Kinds in the order they win when clauses differ ("你好，谢谢" is thanks).
-_PRECEDENCE = (NEVER_MIND, WANT_REPORT, CHASE, ABOUT, THANKS, BYE, TEST, GREETING, ACK, LAUGH)
+_PRECEDENCE = (
+    NEVER_MIND, WANT_REPORT, CHASE, VAGUE, ABOUT, THANKS, BYE, TEST, GREETING, ACK, LAUGH,
+)  # fmt: skip
 
 _PARTICLES = "啊呀呢吧哦啦嘛哈么哇噢喔~"
 _CLAUSE = re.compile(r"[\s,，.。!！?？;；、~～…]+")

@@ -96,6 +96,8 @@ def after_filing(message, user) -> str | None:
         return attach(message, user, ticket)
     if smalltalk.kind(text) is not None:
         return None
+    if not smalltalk.describes_problem(text) and extract_place(text, compound_names()).is_empty:
+        return None  # '帮我看看这个': too vague to send to the handler
     if same_as_filed(text, ticket):
         state = texts.STATE_NAMES[ticket.state_enum]
         return rtexts.SUPPLEMENT_SAME.format(number=ticket.number, state=state)

@@ -101,6 +101,24 @@ def test_the_same_complaint_twice_in_a_draft_is_not_doubled(chat, demo):
     assert "问题：3号楼楼道灯坏了\n" in resident.say("3号楼楼道灯坏了")
 
 
+@pytest.mark.parametrize("say", [("voice", "确认。"), ("text", "确认！"), ("text", " 确定 ")])
+def test_a_spoken_or_punctuated_confirmation_files(chat, demo, say):
+    resident = chat("demo_resident_2")
+    resident.say("我家楼上天天晚上装修，吵死了")
+    kind, words = say
+    reply = resident.voice(words) if kind == "voice" else resident.say(words)
+    assert "已提交，工单号" in reply
+
+
+@pytest.mark.parametrize("stray", ["1", "这个", "帮我看看这个"])
+def test_a_stray_word_at_the_summary_joins_nothing(chat, demo, stray):
+    resident = chat("demo_resident_5")
+    resident.say("小区里的路灯晚上不亮")
+    again = resident.say(stray)
+    assert "请确认报事内容" in again and "问题：小区里的路灯晚上不亮\n" in again
+    assert Ticket.get_by_id(filed_number(resident.say("确认"))).text == "小区里的路灯晚上不亮"
+
+
 def test_small_talk_inside_a_draft_keeps_the_question_and_the_draft(chat, demo):
     resident = chat("demo_resident_2")
     resident.say("3号楼楼道灯坏了")

@@ -112,6 +112,7 @@ def test_thanks_after_filing_is_answered_and_not_attached(chat, demo):
     for text in ("谢谢", "好的", "确认"):
         reply = chat("demo_resident_1").say(text)
         assert f"工单 #{n} 已经提交" in reply
+    assert "具体是什么问题" in chat("demo_resident_1").say("帮我看看这个")  # too vague to forward
     assert supplements_of(n) == []
 
 
