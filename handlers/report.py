@@ -19,6 +19,10 @@ from models.tickets import Ticket
 CONFIRM_WORDS = {"确认", "确定", "是", "是的", "对", "好", "好的", "提交", "ok", "可以", "嗯"}
 NOT_DUPLICATE = {"不是", "否", "不", "不是的", "新的", "继续", "不是同一件", "不一样", "新问题"}
 SAME_AS_OFFERED = {"是", "是的", "对", "对的", "同一件", "是同一件", "一样", "就是这个", "嗯"}
+MERGE_WORDS = {"补充进去", "合并", "同一件", "是同一件", "一起", "一起报", "加进去", "补充"}
+# Categories that often describe how a problem is handled, not another problem.
+DETAIL_CATEGORIES = ("other", "property_service", "consultation")
+SEPARATE_CONFIDENCE = 0.9
 # "不对，是4号楼" / "应该是丹桂苑" / "改成5号楼": the place after the marker replaces the old one.
 CORRECTION_MARKERS = ("不对", "不是", "错了", "应该是", "改成", "改为", "更正", "说错了")
 
@@ -254,10 +258,11 @@ def _summary(data: dict, compound) -> str:
 
 
 def _is_small_talk(message) -> bool:
-    """Greetings, thanks, 'ok' …; a vague '帮我看看这个' is answered as a stray word instead."""
+    """Greetings, thanks, 'ok' …; a vague '帮我看看这个' is answered as a stray word instead,
+    and '还没人管' inside a draft is a detail of it."""
     if message.kind not in ("text", "voice"):
         return False
-    return smalltalk.kind(message.text) not in (None, smalltalk.VAGUE)
+    return smalltalk.kind(message.text) not in (None, smalltalk.VAGUE, smalltalk.CHASE)
 
 
 # --- steps -------------------------------------------------------------------------------
@@ -380,28 +385,63 @@ def _join(ticket_id: int, session):
 
 def confirm(message, session):
     """确认 files (typed or spoken, with or without a full stop); a detail is added; small
-    talk or a stray word shows the summary again rather than joining the report."""
+    talk or a stray word shows the summary again rather than joining the report; another
+    problem is kept apart and drafted once this one is filed."""
     if message.kind not in ("text", "voice"):
         return NOT_MINE
+    data = session.data
     text = normalize(message.text).lower().strip(" 。.!！~")
     if text in CONFIRM_WORDS:
-        return _file(session)
-    summary = _summary(session.data, _compound(session))
+        return _file_then_next(message, session)
+    if data.get("pending_other") and text in MERGE_WORDS:
+        _absorb_text(data.pop("pending_other"), data)
+        return _next_question(message, session)
+    summary = _summary(data, _compound(session))
     if _is_small_talk(message):
         return rtexts.DRAFT_SMALL_TALK.format(question=summary), None
-    if not _adds_something(message.clean_text, session.data):
+    if not _adds_something(message.clean_text, data):
         return rtexts.CONFIRM_AGAIN.format(summary=summary), None
-    _absorb(message, session.data)
+    other = _separate_problem(message.clean_text, data)
+    if other:
+        data["pending_other"] = message.clean_text
+        first = notices.snippet(data["text"], 20)
+        return rtexts.ANOTHER_PROBLEM.format(category=other, first=first), None
+    _absorb(message, data)
     return _next_question(message, session)
 
 
+def _separate_problem(text: str, data: dict) -> str | None:
+    """The category name when `text` alone is surely another kind of problem than the draft
+    ('楼道灯坏了' then '三号楼门口的垃圾没人清理'); None for details of the same one."""
+    if _correction(text) is not None or not smalltalk.describes_problem(text):
+        return None
+    result = classify(text)
+    if result.category in (data.get("category"), *DETAIL_CATEGORIES):
+        return None
+    return CATEGORY_NAMES[result.category] if result.confidence >= SEPARATE_CONFIDENCE else None
+
+
+def _file_then_next(message, session):
+    """File the draft; a second problem told at the summary becomes the next draft."""
+    pending = session.data.pop("pending_other", None)
+    reply, state = _file(session)
+    if not pending:
+        return reply, state
+    kept = {k: session.data[k] for k in ("compound_id", "grid_id") if k in session.data}
+    session.data.clear()
+    session.data.update(kept)
+    _absorb_text(pending, session.data)
+    question, state = _next_question(message, session)
+    return f"{reply}\n\n{rtexts.NEXT_PROBLEM}{question}", state
+
+
 def _adds_something(text: str, data: dict) -> bool:
-    """A place, a correction or a describing sentence adds to a draft; '1' or '这个' does not."""
+    """A place, a correction or some words add to a draft; '1' or '这个' does not."""
     if _correction(text) is not None:
         return True
     if not extract_place(text, compound_names().keys()).is_empty:
         return True
-    return smalltalk.describes_problem(text)
+    return smalltalk.says_something(text)
 
 
 REPORT = Conversation(

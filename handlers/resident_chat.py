@@ -56,6 +56,8 @@ def outside_draft(message, text: str, user, ctx) -> str | None:
     if _word_rating(text) and not smalltalk.describes_problem(parse_rating(text)[1]):
         return resident.nothing_to_rate(user)
     kind = smalltalk.kind(text)
+    if kind == smalltalk.ACK and ctx.store.lapsed(user.openid) == report.REPORT.name:
+        return texts.TIMEOUT  # "确认" to a draft that timed out: say so, file nothing
     if kind == smalltalk.WANT_REPORT:
         ctx.store.save(user.openid, report.REPORT.name, "describe", {}, report.REPORT.timeout_s)
         return rtexts.ASK_WHAT

@@ -34,6 +34,11 @@ CHASE_NO_TICKET = "您现在没有在办的工单。遇到问题直接告诉我�
 CHASE_LATEST = "您的工单 {line}\n想催一下请回复“催单 {number}”，看详情回复“查询 {number}”。"
 # Inside a draft: the small talk is not added to it, and the question stands.
 DRAFT_SMALL_TALK = "好的。{question}"
+ANOTHER_PROBLEM = (
+    "这听起来是另一件事（{category}）。回复“确认”先提交“{first}”，我接着帮您报这一件；"
+    "如果是同一件事的补充，回复“补充进去”。"
+)
+NEXT_PROBLEM = "接下来是您说的另一件事：\n"
 CONFIRM_AGAIN = "没太明白这句。要补充请直接说具体情况或发照片。\n{summary}"
 
 NO_RATING_WAITING = "您现在没有需要评价的工单，谢谢您！有新问题直接告诉我。"

@@ -134,13 +134,24 @@ def without_small_talk(text: str) -> str:
     return "".join(pieces).strip()
 
 
+def _han(text: str) -> int:
+    return sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def says_something(text: str) -> bool:
+    """A detail worth keeping on a draft or a filed ticket ('已经三天了', '二楼', '还没人管'):
+    some words that are not small talk or a vague pointer. A stray '1' is not."""
+    if kind(text) not in (None, CHASE):
+        return False
+    return _han(text) >= 2 or describes_problem(text)
+
+
 def describes_problem(text: str) -> bool:
     """Worth a report draft: small talk never is; a sure category, an urgent phrase or a
     sentence of some length is."""
     if kind(text) is not None:
         return False
-    han = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
-    if han >= DESCRIPTION_MIN_HAN:
+    if _han(text) >= DESCRIPTION_MIN_HAN:
         return True
     result = classify(text)
     if result.urgency == "urgent":

@@ -96,7 +96,7 @@ def after_filing(message, user) -> str | None:
         return attach(message, user, ticket)
     if smalltalk.kind(text) is not None:
         return None
-    if not smalltalk.describes_problem(text) and extract_place(text, compound_names()).is_empty:
+    if not smalltalk.says_something(text) and extract_place(text, compound_names()).is_empty:
         return None  # '帮我看看这个': too vague to send to the handler
     if same_as_filed(text, ticket):
         state = texts.STATE_NAMES[ticket.state_enum]

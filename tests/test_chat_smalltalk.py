@@ -119,6 +119,34 @@ def test_a_stray_word_at_the_summary_joins_nothing(chat, demo, stray):
     assert Ticket.get_by_id(filed_number(resident.say("确认"))).text == "小区里的路灯晚上不亮"
 
 
+@pytest.mark.parametrize("detail", ["已经三天了", "晚上特别黑", "二楼", "还没人管"])
+def test_a_short_detail_at_the_summary_is_added(chat, demo, detail):
+    resident = chat("demo_resident_5")
+    resident.say("小区里的路灯晚上不亮")
+    assert f"问题：小区里的路灯晚上不亮；{detail}" in resident.say(detail)
+
+
+def test_another_problem_at_the_summary_is_filed_apart(chat, demo):
+    resident = chat("demo_resident_2")
+    resident.say("楼道灯坏了")
+    ask = resident.say("三号楼门口的垃圾没人清理")
+    assert "另一件事（环境卫生）" in ask and "楼道灯坏了" in ask
+    both = resident.say("确认")
+    first = filed_number(both)
+    assert "另一件事" in both and "问题：三号楼门口的垃圾没人清理" in both
+    second = filed_number(resident.say("确认"))
+    assert Ticket.get_by_id(first).text == "楼道灯坏了"
+    assert Ticket.get_by_id(first).category == "power_lighting"
+    assert Ticket.get_by_id(second).category == "sanitation"
+
+
+def test_another_problem_can_still_be_merged_on_request(chat, demo):
+    resident = chat("demo_resident_2")
+    resident.say("楼道灯坏了")
+    resident.say("小区里有人遛狗不牵绳")
+    assert "楼道灯坏了；小区里有人遛狗不牵绳" in resident.say("补充进去")
+
+
 def test_small_talk_inside_a_draft_keeps_the_question_and_the_draft(chat, demo):
     resident = chat("demo_resident_2")
     resident.say("3号楼楼道灯坏了")
@@ -161,6 +189,23 @@ def test_a_rating_word_during_a_draft_rates_and_keeps_the_draft(chat, demo):
     assert "感谢您的评价" in rated and "还没提交" in rated
     assert "已提交" in resident.say("确认")
     assert Ticket.get_by_id(n).score == 5
+
+
+def test_confirming_a_draft_that_timed_out_says_so(chat, demo, redis_client, redis_prefix):
+    resident = chat("demo_resident_1")
+    resident.say("小区健身器材坏了")
+    redis_client.delete(f"{redis_prefix}conv:demo_resident_1")  # Redis expired it (30 min)
+    reply = resident.say("确认")
+    assert "太久没有继续" in reply and "重新说一下" in reply
+    assert Ticket.select().count() == 0
+    assert "告诉我" in resident.say("确认")  # told once; then it is just an "ok"
+
+
+def test_a_draft_finished_or_cancelled_leaves_no_timeout_notice(chat, demo):
+    resident = chat("demo_resident_1")
+    resident.say("小区健身器材坏了")
+    resident.say("取消")
+    assert "太久" not in resident.say("好的")
 
 
 def test_want_to_report_asks_what_and_waits(chat, demo):

@@ -73,6 +73,14 @@ def test_once_taken_the_volunteer_is_the_one_told(chat, demo):
     assert len(pushes_to("demo_dispatcher_1", "【居民补充】")) == before
 
 
+def test_a_short_detail_after_filing_is_forwarded(chat, demo):
+    resident = chat("demo_resident_1")
+    resident.say("3号楼楼道灯坏了")
+    n = filed_number(resident.say("确认"))
+    assert f"已补充到工单 #{n}" in resident.say("已经三天了")
+    assert pushes_to("demo_dispatcher_1", "已经三天了")
+
+
 def test_after_the_window_a_photo_starts_a_new_report(chat, demo):
     n = file_urgent_elevator(chat)
     clock.advance(timedelta(minutes=31))
