@@ -4,12 +4,13 @@ Text, voice, photo and location may come in any order; the bot asks only for wha
 missing. Urgent matters file at once with advice on what to do meanwhile.
 """
 
+from handlers import draft_words as words
 from handlers import resident_texts as rtexts
 from handlers import smalltalk, texts
 from handlers.classifier import CATEGORY_NAMES, classify
 from handlers.commands import normalize
 from handlers.conversation import END, NOT_MINE, Conversation
-from handlers.places import cn_to_int, extract_place
+from handlers.places import extract_place
 from models import lifecycle, notices
 from models.enums import OPEN_STATES, Urgency
 from models.org import Compound, OrgUnit
@@ -20,11 +21,6 @@ CONFIRM_WORDS = {"确认", "确定", "是", "是的", "对", "好", "好的", "�
 NOT_DUPLICATE = {"不是", "否", "不", "不是的", "新的", "继续", "不是同一件", "不一样", "新问题"}
 SAME_AS_OFFERED = {"是", "是的", "对", "对的", "同一件", "是同一件", "一样", "就是这个", "嗯"}
 MERGE_WORDS = {"补充进去", "合并", "同一件", "是同一件", "一起", "一起报", "加进去", "补充"}
-# Categories that often describe how a problem is handled, not another problem.
-DETAIL_CATEGORIES = ("other", "property_service", "consultation")
-SEPARATE_CONFIDENCE = 0.9
-# "不对，是4号楼" / "应该是丹桂苑" / "改成5号楼": the place after the marker replaces the old one.
-CORRECTION_MARKERS = ("不对", "不是", "错了", "应该是", "改成", "改为", "更正", "说错了")
 
 
 def _absorb(message, data: dict) -> None:
@@ -43,7 +39,7 @@ def _absorb(message, data: dict) -> None:
 
 
 def _absorb_text(text: str, data: dict) -> None:
-    corrected = _correction(text) if data.get("text") else None
+    corrected = words.correction(text) if data.get("text") else None
     if corrected is not None:
         mention = _absorb_place_only(corrected, data)
         if not mention.is_empty:
@@ -52,7 +48,7 @@ def _absorb_text(text: str, data: dict) -> None:
     mention = _absorb_place_only(text, data)
     if _only_place(text, mention):
         return
-    if _already_said(text, data.get("text", "")):
+    if words.already_said(text, data.get("text", "")):
         return
     data["text"] = f"{data['text']}；{text}" if data.get("text") else text
     result = classify(data["text"])
@@ -63,26 +59,6 @@ def _absorb_text(text: str, data: dict) -> None:
             alternatives=[code for code, _ in result.alternatives],
         )
     data["urgency"] = result.urgency
-
-
-def _correction(text: str) -> str | None:
-    """The corrected part of '不对，是4号楼' ('是4号楼'), or None when it corrects nothing."""
-    for marker in CORRECTION_MARKERS:
-        at = text.find(marker)
-        if 0 <= at <= 2:
-            rest = text[at + len(marker) :]
-            for lead in ("是", "，是", ",是", "应该是"):
-                cut = rest.rfind(lead)
-                if cut >= 0:
-                    return rest[cut + len(lead) :]
-            return rest
-    return None
-
-
-def _already_said(text: str, said: str) -> bool:
-    """The same complaint sent twice adds nothing to the draft."""
-    core = "".join(ch for ch in text if ch.isalnum())
-    return bool(core) and core in "".join(ch for ch in said if ch.isalnum())
 
 
 def _only_place(text: str, mention) -> bool:
@@ -228,24 +204,6 @@ def _category_menu(data: dict) -> str:
     return texts.REPORT_PICK_CATEGORY.format(choices=choices)
 
 
-def _options(count: int, zero: bool = False) -> str:
-    """'1、2、3 或 0' — exactly the numbers a menu takes."""
-    numbers = [str(i) for i in range(1, count + 1)]
-    if zero:
-        numbers.append("0")
-    if len(numbers) == 1:
-        return numbers[0]
-    return "、".join(numbers[:-1]) + " 或 " + numbers[-1]
-
-
-def _choice_number(text: str) -> int | None:
-    """'2', '２', '二', '第二个', '2号' → 2; anything else None."""
-    core = text.strip(" 。.!！")
-    core = core.removeprefix("第").removesuffix("个").removesuffix("项").removesuffix("号")
-    value = cn_to_int(core) if core else None
-    return value if value is not None and value < 100 else None
-
-
 def _summary(data: dict, compound) -> str:
     photos = f"照片：{len(data['photos'])}张\n" if data.get("photos") else ""
     return texts.REPORT_SUMMARY.format(
@@ -308,7 +266,7 @@ def pick_category(message, session):
     code = _picked_code(text, choices)
     if code is None:
         if _is_small_talk(message) or not smalltalk.describes_problem(text):
-            options = rtexts.PICK_ONLY.format(options=_options(len(choices), zero=True))
+            options = rtexts.PICK_ONLY.format(options=words.options(len(choices), zero=True))
             return options + "\n" + _category_menu(session.data), None
         _absorb(message, session.data)  # more words: classify again
         return _next_question(message, session)
@@ -317,7 +275,7 @@ def pick_category(message, session):
 
 
 def _picked_code(text: str, choices: list[str]) -> str | None:
-    number = _choice_number(text)
+    number = words.choice_number(text)
     if number == 0:
         return "other"
     if number is not None:
@@ -360,14 +318,17 @@ def choose_duplicate(message, session):
     if text in NOT_DUPLICATE:
         data["seen"] = data.get("seen", []) + dups
         return _summary(data, _compound(session)), "confirm"
-    number = _choice_number(text)
+    number = words.choice_number(text)
     if number is None and text in SAME_AS_OFFERED and len(dups) == 1:
         number = 1
     if number is not None and 1 <= number <= len(dups):
         return _join(dups[number - 1], session)
     if data.get("dups_own"):
-        return f"请回复 {_options(len(dups))} 补充到您已报的工单，或回复“不是”提交新工单。", None
-    return rtexts.DUPLICATE_ONLY.format(options=_options(len(dups))), None
+        return (
+            f"请回复 {words.options(len(dups))} 补充到您已报的工单，或回复“不是”提交新工单。",
+            None,
+        )
+    return rtexts.DUPLICATE_ONLY.format(options=words.options(len(dups))), None
 
 
 def _join(ticket_id: int, session):
@@ -399,26 +360,15 @@ def confirm(message, session):
     summary = _summary(data, _compound(session))
     if _is_small_talk(message):
         return rtexts.DRAFT_SMALL_TALK.format(question=summary), None
-    if not _adds_something(message.clean_text, data):
+    if not words.adds_something(message.clean_text):
         return rtexts.CONFIRM_AGAIN.format(summary=summary), None
-    other = _separate_problem(message.clean_text, data)
+    other = words.separate_problem(message.clean_text, data.get("category"))
     if other:
         data["pending_other"] = message.clean_text
         first = notices.snippet(data["text"], 20)
         return rtexts.ANOTHER_PROBLEM.format(category=other, first=first), None
     _absorb(message, data)
     return _next_question(message, session)
-
-
-def _separate_problem(text: str, data: dict) -> str | None:
-    """The category name when `text` alone is surely another kind of problem than the draft
-    ('楼道灯坏了' then '三号楼门口的垃圾没人清理'); None for details of the same one."""
-    if _correction(text) is not None or not smalltalk.describes_problem(text):
-        return None
-    result = classify(text)
-    if result.category in (data.get("category"), *DETAIL_CATEGORIES):
-        return None
-    return CATEGORY_NAMES[result.category] if result.confidence >= SEPARATE_CONFIDENCE else None
 
 
 def _file_then_next(message, session):
@@ -433,15 +383,6 @@ def _file_then_next(message, session):
     _absorb_text(pending, session.data)
     question, state = _next_question(message, session)
     return f"{reply}\n\n{rtexts.NEXT_PROBLEM}{question}", state
-
-
-def _adds_something(text: str, data: dict) -> bool:
-    """A place, a correction or some words add to a draft; '1' or '这个' does not."""
-    if _correction(text) is not None:
-        return True
-    if not extract_place(text, compound_names().keys()).is_empty:
-        return True
-    return smalltalk.says_something(text)
 
 
 REPORT = Conversation(
