@@ -6,7 +6,7 @@ missing. Urgent matters file at once with advice on what to do meanwhile.
 
 from handlers import draft_words as words
 from handlers import resident_texts as rtexts
-from handlers import smalltalk, texts
+from handlers import smalltalk, supplements, texts
 from handlers.classifier import CATEGORY_NAMES, classify
 from handlers.commands import normalize
 from handlers.conversation import END, NOT_MINE, Conversation
@@ -116,6 +116,7 @@ def _file(session):
         )
     else:
         reply = texts.REPORT_FILED.format(number=ticket.number)
+    supplements.mark_filed(session.services, user)
     window = rtexts.WINDOW_NOTE.format(minutes=rtexts.SUPPLEMENT_WINDOW_MIN, number=ticket.number)
     return f"{reply}\n{window}", END
 
@@ -324,10 +325,7 @@ def choose_duplicate(message, session):
     if number is not None and 1 <= number <= len(dups):
         return _join(dups[number - 1], session)
     if data.get("dups_own"):
-        return (
-            f"请回复 {words.options(len(dups))} 补充到您已报的工单，或回复“不是”提交新工单。",
-            None,
-        )
+        return rtexts.OWN_DUPLICATE_ONLY.format(options=words.options(len(dups))), None
     return rtexts.DUPLICATE_ONLY.format(options=words.options(len(dups))), None
 
 

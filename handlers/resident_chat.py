@@ -28,7 +28,7 @@ def part_of_draft(active: dict, command) -> bool:
 
 def during_draft(message, text: str, user, ctx) -> str | None:
     """Before a draft step sees the message: a pending rebind, second thoughts, a rating."""
-    answered = _answer_rebind(text, user, ctx)
+    answered = _answer_rebind(text, user, ctx, ctx.redis.get(_rebind_key(user, ctx)))
     if answered is not None:
         return answered
     if not text:
@@ -45,11 +45,14 @@ def during_draft(message, text: str, user, ctx) -> str | None:
 
 def outside_draft(message, text: str, user, ctx) -> str | None:
     """The reply to a message outside any conversation, or None to start a report draft."""
-    answered = _answer_rebind(text, user, ctx)
+    # One round trip for both marks: a pending rebind question, and "just filed".
+    rebind, filed = ctx.redis.mget(_rebind_key(user, ctx), supplements.filed_key(ctx, user))
+    answered = _answer_rebind(text, user, ctx, rebind)
     if answered is not None:
         return answered
+    just_filed = filed is not None
     if message.kind in ("image", "location"):
-        return supplements.after_filing(message, user)
+        return supplements.after_filing(message, user, just_filed)
     rated = resident.try_rating(user, text)
     if rated:
         return rated
@@ -62,10 +65,10 @@ def outside_draft(message, text: str, user, ctx) -> str | None:
         ctx.store.save(user.openid, report.REPORT.name, "describe", {}, report.REPORT.timeout_s)
         return rtexts.ASK_WHAT
     if kind == smalltalk.CHASE:
-        return supplements.after_filing(message, user) or _latest_open(user)
+        return supplements.after_filing(message, user, just_filed) or _latest_open(user)
     if kind is not None:
-        return rtexts.SMALL_TALK[kind] + _recent_note(user, kind)
-    attached = supplements.after_filing(message, user)
+        return rtexts.SMALL_TALK[kind] + _recent_note(user, kind, just_filed)
+    attached = supplements.after_filing(message, user, just_filed)
     if attached is not None:
         return attached
     if not smalltalk.describes_problem(text):
@@ -78,11 +81,11 @@ def _word_rating(text: str) -> bool:
     return parse_rating(text) is not None and not text.strip(" 。.!！").isdigit()
 
 
-def _recent_note(user, kind: str) -> str:
+def _recent_note(user, kind: str, just_filed: bool) -> str:
     """Just after filing, 'ok' or 'thanks' is about that ticket: say it is in hand."""
     if kind not in (smalltalk.ACK, smalltalk.THANKS, smalltalk.GREETING):
         return ""
-    ticket = supplements.recent_open_ticket(user)
+    ticket = supplements.recent_open_ticket(user, just_filed)
     return rtexts.RECENT_NOTE.format(number=ticket.number) if ticket is not None else ""
 
 
@@ -124,13 +127,11 @@ def drop_rebind(user, ctx) -> bool:
     return bool(ctx.redis.delete(_rebind_key(user, ctx)))
 
 
-def _answer_rebind(text: str, user, ctx) -> str | None:
+def _answer_rebind(text: str, user, ctx, pending) -> str | None:
     """'1' rebinds, '不' keeps; anything else lets the question lapse and goes on as usual."""
-    key = _rebind_key(user, ctx)
-    pending = ctx.redis.get(key)
     if not pending:
         return None
-    ctx.redis.delete(key)
+    ctx.redis.delete(_rebind_key(user, ctx))
     compound = Compound.get_or_none(Compound.id == int(pending))
     answer = text.lower().strip(" 。.!！")
     if compound is not None and answer in REBIND_YES:

@@ -22,8 +22,20 @@ from models.tickets import Ticket
 OTHER_PROBLEM_CONFIDENCE = 0.5
 
 
-def recent_open_ticket(user) -> Ticket | None:
+def filed_key(ctx, user) -> str:
+    return ctx.key("filed", user.openid)
+
+
+def mark_filed(ctx, user) -> None:
+    """Remember for the window that this person just filed: most messages come from people
+    who did not, and they then cost no database query here."""
+    ctx.redis.set(filed_key(ctx, user), 1, ex=rtexts.SUPPLEMENT_WINDOW_MIN * 60)
+
+
+def recent_open_ticket(user, just_filed: bool = True) -> Ticket | None:
     """The reporter's newest open ticket filed within the window, if any."""
+    if not just_filed:
+        return None
     since = now() - timedelta(minutes=rtexts.SUPPLEMENT_WINDOW_MIN)
     return (
         Ticket.select()
@@ -84,9 +96,9 @@ def attach(message, user, ticket: Ticket) -> str:
     return rtexts.SUPPLEMENTED.format(number=ticket.number, what=what)
 
 
-def after_filing(message, user) -> str | None:
+def after_filing(message, user, just_filed: bool = True) -> str | None:
     """Within the window: attach to the newest open ticket, or None to handle it otherwise."""
-    ticket = recent_open_ticket(user)
+    ticket = recent_open_ticket(user, just_filed)
     if ticket is None:
         return None
     if message.kind in ("image", "location"):
