@@ -15,7 +15,6 @@ from models import lifecycle, notices
 from models.enums import OPEN_STATES, Urgency
 from models.org import Compound, OrgUnit
 from models.places import compound_names, locate, similar_open_tickets
-from models.tickets import Ticket
 
 CONFIRM_WORDS = {"确认", "确定", "是", "是的", "对", "好", "好的", "提交", "ok", "可以", "嗯"}
 NOT_DUPLICATE = {"不是", "否", "不", "不是的", "新的", "继续", "不是同一件", "不一样", "新问题"}
@@ -161,8 +160,9 @@ def _duplicate_offer(session, compound) -> str:
     """The reporter's own open ticket about the same thing first; else neighbours' ones."""
     data, user = session.data, session.user
     found = similar_open_tickets(data["category"], compound, data.get("lat"), data.get("lng"))
+    seen = data.get("seen", [])
     own = [
-        t for t in _own_open(user, data["category"], compound) if t.id not in data.get("seen", [])
+        t for t in found if t.reporter_id == user.id and t.state in OPEN_STATES and t.id not in seen
     ]
     others = [t for t in found if t.reporter_id != user.id]
     offered, template = (
@@ -174,24 +174,6 @@ def _duplicate_offer(session, compound) -> str:
     items = "\n".join(f"{i}. {notices.brief(t)}：{notices.snippet(t.text, 24)}"
                       for i, t in enumerate(offered, 1))  # fmt: skip
     return template.format(items=items)
-
-
-def _own_open(user, category: str, compound) -> list[Ticket]:
-    """The reporter's own open tickets of this category and compound (the same complaint
-    sent again must not be offered back as "someone else's similar problem")."""
-    if compound is None:
-        return []
-    return list(
-        Ticket.select()
-        .where(
-            (Ticket.reporter == user)
-            & (Ticket.category == category)
-            & (Ticket.compound == compound)
-            & Ticket.state.in_(list(OPEN_STATES))
-        )
-        .order_by(Ticket.id.desc())
-        .limit(3)
-    )
 
 
 def _category_menu(data: dict) -> str:

@@ -27,10 +27,8 @@ def part_of_draft(active: dict, command) -> bool:
 
 
 def during_draft(message, text: str, user, ctx) -> str | None:
-    """Before a draft step sees the message: a pending rebind, second thoughts, a rating."""
-    answered = _answer_rebind(text, user, ctx, ctx.redis.get(_rebind_key(user, ctx)))
-    if answered is not None:
-        return answered
+    """Before a draft step sees the message: second thoughts, a rating. (No rebind question
+    is ever pending during a draft: a scan mid-draft is answered without one.)"""
     if not text:
         return None
     if smalltalk.kind(text) == smalltalk.NEVER_MIND:
@@ -118,6 +116,9 @@ def scanned(user, scene: str, ctx) -> str | None:
         return texts.BOUND.format(compound=compound.name)
     if user.compound_id == compound.id:
         return rtexts.ALREADY_BOUND.format(compound=compound.name)
+    if ctx.store.load(user.openid):
+        # A "回复 1" now would collide with the draft's own numbered answers.
+        return rtexts.REBIND_AFTER_DRAFT.format(old=user.compound.name, new=compound.name)
     ctx.redis.set(_rebind_key(user, ctx), compound.id, ex=REBIND_TTL_S)
     return rtexts.REBIND_ASK.format(old=user.compound.name, new=compound.name)
 

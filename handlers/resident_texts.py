@@ -77,6 +77,9 @@ BAD_NUMBER = "工单号不对，请写成数字，比如“{example}”。回复
 NUMBER_MISSING = "请带上工单号，比如“{example}”。您最近的工单：\n{items}"
 
 REBIND_ASK = "您现在绑定的是{old}，要改为{new}吗？回复 1 确认改绑；回复其他内容则保持{old}不变。"
+REBIND_AFTER_DRAFT = (
+    "您正在报事，小区仍是{old}。想改为{new}的话，请先回复“确认”或“取消”完成这次报事，再扫一次码。"
+)
 REBIND_DONE = "已改为{new}。以后报事默认就是这个小区。"
 REBIND_KEPT = "好的，仍然是{old}。"
 ALREADY_BOUND = "您绑定的就是{compound}，不用再扫了。遇到问题直接告诉我。"
