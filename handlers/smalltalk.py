@@ -8,6 +8,7 @@ message is worth starting a draft from. Both are pure text functions, no databas
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from handlers.classifier import classify
 
@@ -114,6 +115,7 @@ def _looks_random(word: str) -> bool:
     return len(word) >= 4 and vowels / len(word) < 0.2 or len(word) >= 8
 
 
+@lru_cache(maxsize=4096)  # one message is asked about several times on its way
 def kind(text: str) -> str | None:
     """What the message is when every clause of it is small talk; None when any clause may
     say something (a problem, a place, a detail). Emoji and punctuation only is small talk."""
