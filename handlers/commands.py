@@ -11,7 +11,7 @@ _NUMBER = re.compile(r"#?\s*(\d{1,12})")
 VERBS = {
     "查询", "催单", "撤销", "评价", "接单", "抢单", "进度", "办结", "退单", "派单", "转单",
     "提级", "协办", "关闭", "合并", "督办", "回访", "关注",
-    "改类", "撤销合并", "取消合并",
+    "改类", "撤销合并", "取消合并", "补充",
 }  # fmt: skip
 # Incentives (handlers.incentives, handlers.wishes): shop, wishes, service menu, property lists.
 VERBS |= {
@@ -33,7 +33,8 @@ FIXED |= {
     "积分复核": "points_review", "物业公示": "property_lists", "红黑名单": "property_lists",
     "物业超市": "property_market",
 }  # fmt: skip
-RATINGS = {"非常满意": 5, "满意": 5, "基本满意": 3, "一般": 3, "不满意": 1, "很不满意": 1}
+RATINGS = {"非常满意": 5, "满意": 5, "基本满意": 3, "一般": 3, "不满意": 1, "很不满意": 1,
+           "好评": 5, "五星好评": 5, "差评": 1}  # fmt: skip
 UNSOLVED = ("没解决", "没有解决", "没修好", "还没好", "没弄好")
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 END = "__end__"
+LAPSE_MEMORY_S = 24 * 3600
 
 # A step may decline a message (return NOT_MINE) so the next step in the list can try it.
 NOT_MINE = object()
@@ -71,7 +72,24 @@ class ConversationStore:
 
     def save(self, openid: str, conv: str, state: str, data: dict, ttl_s: int) -> None:
         payload = json.dumps({"conv": conv, "state": state, "data": data}, ensure_ascii=False)
-        self.redis.set(self._key(openid), payload, ex=ttl_s)
+        # A trace outlives the conversation by a day, so a person who comes back after it
+        # timed out can be told so instead of finding it silently gone (one round trip).
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self._key(openid), payload, ex=ttl_s)
+        pipe.set(self._trace_key(openid), conv, ex=ttl_s + LAPSE_MEMORY_S)
+        pipe.execute()
 
     def clear(self, openid: str) -> None:
-        self.redis.delete(self._key(openid))
+        self.redis.delete(self._key(openid), self._trace_key(openid))
+
+    def _trace_key(self, openid: str) -> str:
+        return f"{self.prefix}conv-trace:{openid}"
+
+    def lapsed(self, openid: str) -> str | None:
+        """The name of a conversation that timed out (not finished or cancelled), once."""
+        if self.redis.exists(self._key(openid)):
+            return None
+        conv = self.redis.get(self._trace_key(openid))  # GET+DEL, not GETDEL: Redis < 6.2
+        if conv is not None:
+            self.redis.delete(self._trace_key(openid))
+        return conv.decode() if isinstance(conv, bytes) else conv

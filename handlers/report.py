@@ -4,18 +4,22 @@ Text, voice, photo and location may come in any order; the bot asks only for wha
 missing. Urgent matters file at once with advice on what to do meanwhile.
 """
 
-from handlers import texts, views
+from handlers import draft_words as words
+from handlers import resident_texts as rtexts
+from handlers import smalltalk, supplements, texts, views
 from handlers.classifier import CATEGORY_NAMES, classify
 from handlers.commands import normalize
 from handlers.conversation import END, NOT_MINE, Conversation
 from handlers.places import extract_place
 from models import lifecycle, notices
-from models.enums import Urgency
+from models.enums import OPEN_STATES, Urgency
 from models.org import Compound, OrgUnit
 from models.places import compound_names, locate, similar_open_tickets
 
 CONFIRM_WORDS = {"确认", "确定", "是", "是的", "对", "好", "好的", "提交", "ok", "可以", "嗯"}
-NOT_DUPLICATE = {"不是", "否", "不", "不是的", "新的", "继续"}
+NOT_DUPLICATE = {"不是", "否", "不", "不是的", "新的", "继续", "不是同一件", "不一样", "新问题"}
+SAME_AS_OFFERED = {"是", "是的", "对", "对的", "同一件", "是同一件", "一样", "就是这个", "嗯"}
+MERGE_WORDS = {"补充进去", "合并", "同一件", "是同一件", "一起", "一起报", "加进去", "补充"}
 
 
 def _absorb(message, data: dict) -> None:
@@ -34,8 +38,16 @@ def _absorb(message, data: dict) -> None:
 
 
 def _absorb_text(text: str, data: dict) -> None:
+    corrected = words.correction(text) if data.get("text") else None
+    if corrected is not None:
+        mention = _absorb_place_only(corrected, data)
+        if not mention.is_empty:
+            return
+    text = smalltalk.without_small_talk(text)
     mention = _absorb_place_only(text, data)
     if _only_place(text, mention):
+        return
+    if words.already_said(text, data.get("text", "")):
         return
     data["text"] = f"{data['text']}；{text}" if data.get("text") else text
     result = classify(data["text"])
@@ -103,35 +115,78 @@ def _file(session):
         )
     else:
         reply = texts.REPORT_FILED.format(number=ticket.number)
-    return reply, END
+    supplements.mark_filed(session.services, user)
+    window = rtexts.WINDOW_NOTE.format(minutes=rtexts.SUPPLEMENT_WINDOW_MIN, number=ticket.number)
+    return f"{reply}\n{window}", END
 
 
 def _next_question(message, session):
     """Ask for whatever is still missing, or file."""
     data = session.data
     if not data.get("text"):
-        return texts.REPORT_ASK_WHAT, "describe"
+        return _ask_what(session), "describe"
     compound = _compound(session)
     if data.get("urgency") == Urgency.URGENT:
         if not _place_known(session):
             return texts.REPORT_URGENT_NEED_PLACE.format(advice=_advice(data["category"])), "place"
         return _file(session)
     if not data.get("confident") and not data.get("category_picked"):
-        return _category_menu(data), "category"
+        menu = _category_menu(data)
+        if menu:
+            return menu, "category"
     if not _place_known(session):
         return texts.REPORT_ASK_PLACE, "place"
     if not data.get("dups_checked"):
         data["dups_checked"] = True
-        dups = similar_open_tickets(data["category"], compound, data.get("lat"), data.get("lng"))
-        if dups:
-            data["dups"] = [t.id for t in dups]
-            items = "\n".join(f"{i}. {views.offer_line(t)}" for i, t in enumerate(dups, 1))
-            return texts.DUPLICATE_OFFER.format(items=items), "duplicate"
+        offer = _duplicate_offer(session, compound)
+        if offer:
+            return offer, "duplicate"
     return _summary(data, compound), "confirm"
 
 
+def _ask_what(session) -> str:
+    """The first question, acknowledging what came first (a location, a photo)."""
+    data = session.data
+    if data.get("lat") is not None:
+        if not _place_known(session):
+            return rtexts.LOCATION_OUTSIDE
+        return rtexts.LOCATION_DRAFT.format(place=_place_text(data, _compound(session)))
+    if data.get("photos"):
+        return rtexts.PHOTO_DRAFT
+    return texts.REPORT_ASK_WHAT
+
+
+def _duplicate_offer(session, compound) -> str:
+    """The reporter's own open ticket about the same thing first; else neighbours' ones."""
+    data, user = session.data, session.user
+    found = similar_open_tickets(data["category"], compound, data.get("lat"), data.get("lng"))
+    seen = data.get("seen", [])
+    own = [
+        t for t in found if t.reporter_id == user.id and t.state in OPEN_STATES and t.id not in seen
+    ]
+    others = [t for t in found if t.reporter_id != user.id]
+    offered, template = (
+        (own, rtexts.OWN_DUPLICATE_OFFER) if own else (others, texts.DUPLICATE_OFFER)
+    )
+    if not offered:
+        return ""
+    data.update(dups=[t.id for t in offered], dups_own=bool(own))
+    # A neighbour's ticket is shown as anyone may see it (compound, masked words).
+    show = (
+        (lambda t: f"{notices.brief(t)}：{notices.snippet(t.text, 24)}")
+        if own
+        else views.offer_line
+    )
+    items = "\n".join(f"{i}. {show(t)}" for i, t in enumerate(offered, 1))
+    return template.format(items=items)
+
+
 def _category_menu(data: dict) -> str:
+    """Numbered choices, or '' when the classifier has no real choice to offer."""
     codes = [c for c in data.get("alternatives", []) if c != "other"][:3]
+    if not codes:
+        data.update(category=data.get("category") or "other", category_picked=True)
+        return ""
     data["choices"] = codes
     choices = "\n".join(f"{i}. {CATEGORY_NAMES[c]}" for i, c in enumerate(codes, 1))
     return texts.REPORT_PICK_CATEGORY.format(choices=choices)
@@ -148,11 +203,19 @@ def _summary(data: dict, compound) -> str:
     )
 
 
+def _is_small_talk(message) -> bool:
+    """Greetings, thanks, 'ok' …; a vague '帮我看看这个' is answered as a stray word instead,
+    and '还没人管' inside a draft is a detail of it."""
+    if message.kind not in ("text", "voice"):
+        return False
+    return smalltalk.kind(message.text) not in (None, smalltalk.VAGUE, smalltalk.CHASE)
+
+
 # --- steps -------------------------------------------------------------------------------
 
 
 def start(message, session):
-    """Entry: any text, voice, photo or location that is not a command starts a report."""
+    """Entry: a problem described, or a photo or location that comes first."""
     if message.kind not in ("text", "voice", "image", "location"):
         return NOT_MINE
     _absorb(message, session.data)
@@ -168,28 +231,52 @@ def add_detail(message, session):
 
 
 def describe(message, session):
+    """What the problem is: small talk or a vague word asks again instead of filling in."""
     if message.kind not in ("text", "voice"):
         return NOT_MINE
+    if _is_small_talk(message):
+        data = session.data
+        if data.get("photos") or data.get("lat") is not None:
+            return rtexts.DRAFT_SMALL_TALK.format(question=_ask_what(session)), None
+        return rtexts.ASK_WHAT, None
+    if not smalltalk.describes_problem(message.clean_text):
+        return rtexts.ASK_WHAT_AGAIN, None
     _absorb(message, session.data)
     return _next_question(message, session)
 
 
 def pick_category(message, session):
+    """A listed number or a category's name picks; other words describe the problem more."""
+    if message.kind not in ("text", "voice"):
+        return NOT_MINE
     text = normalize(message.text)
     choices = session.data.get("choices", [])
-    if text == "0":
-        code = "other"
-    elif text.isdigit() and 1 <= int(text) <= len(choices):
-        code = choices[int(text) - 1]
-    else:
-        return texts.REPORT_PICK_AGAIN + "\n" + _category_menu(session.data), None
+    code = _picked_code(text, choices)
+    if code is None:
+        if _is_small_talk(message) or not smalltalk.describes_problem(text):
+            options = rtexts.PICK_ONLY.format(options=words.options(len(choices), zero=True))
+            return options + "\n" + _category_menu(session.data), None
+        _absorb(message, session.data)  # more words: classify again
+        return _next_question(message, session)
     session.data.update(category=code, category_picked=True)
     return _next_question(message, session)
+
+
+def _picked_code(text: str, choices: list[str]) -> str | None:
+    number = words.choice_number(text)
+    if number == 0:
+        return "other"
+    if number is not None:
+        return choices[number - 1] if 1 <= number <= len(choices) else None
+    by_name = {name: code for code, name in CATEGORY_NAMES.items()}
+    return by_name.get(text)
 
 
 def give_place(message, session):
     if message.kind not in ("text", "voice"):
         return NOT_MINE
+    if _is_small_talk(message):
+        return rtexts.DRAFT_SMALL_TALK.format(question=texts.REPORT_ASK_PLACE), None
     before = session.data.get("compound_id")
     _absorb_place_only(message.clean_text, session.data)
     if session.data.get("compound_id") == before and not _place_known(session):
@@ -201,8 +288,9 @@ def _absorb_place_only(text: str, data: dict):
     """Take the compound name and building/unit/room a message mentions; returns the mention."""
     names = compound_names()
     mention = extract_place(text, names.keys())
-    if mention.compound_name:
+    if mention.compound_name and data.get("compound_id") != names[mention.compound_name]:
         data["compound_id"] = names[mention.compound_name]
+        data.pop("dups_checked", None)  # another place: look for duplicates there
     for field, value in (("building", mention.building), ("unit_no", mention.unit),
                          ("room", mention.room)):  # fmt: skip
         if value:
@@ -211,25 +299,75 @@ def _absorb_place_only(text: str, data: dict):
 
 
 def choose_duplicate(message, session):
+    """Join (or, for one's own ticket, add to) a listed ticket, or go on with a new one."""
     text = normalize(message.text)
-    dups = session.data.get("dups", [])
+    data = session.data
+    dups = data.get("dups", [])
     if text in NOT_DUPLICATE:
-        return _summary(session.data, _compound(session)), "confirm"
-    if text.isdigit() and 1 <= int(text) <= len(dups):
-        ticket = lifecycle.subscribe(dups[int(text) - 1], session.user)
-        count = ticket.subscriber_count + 1
-        return texts.DUPLICATE_JOINED.format(number=ticket.number, count=count), END
-    return "请回复列出的数字，或者“不是”。", None
+        data["seen"] = data.get("seen", []) + dups
+        return _summary(data, _compound(session)), "confirm"
+    number = words.choice_number(text)
+    if number is None and text in SAME_AS_OFFERED and len(dups) == 1:
+        number = 1
+    if number is not None and 1 <= number <= len(dups):
+        return _join(dups[number - 1], session)
+    if data.get("dups_own"):
+        return rtexts.OWN_DUPLICATE_ONLY.format(options=words.options(len(dups))), None
+    return rtexts.DUPLICATE_ONLY.format(options=words.options(len(dups))), None
+
+
+def _join(ticket_id: int, session):
+    data, user = session.data, session.user
+    if data.get("dups_own"):
+        ticket = lifecycle.supplement(
+            ticket_id, user, text=data.get("text", ""), photos=data.get("photos", []),
+            lat=data.get("lat"), lng=data.get("lng"), label=data.get("label", ""),
+        )  # fmt: skip
+        return rtexts.SUPPLEMENTED.format(number=ticket.number, what=""), END
+    ticket = lifecycle.subscribe(ticket_id, user)
+    count = ticket.subscriber_count + 1
+    return texts.DUPLICATE_JOINED.format(number=ticket.number, count=count), END
 
 
 def confirm(message, session):
-    text = normalize(message.text).lower()
-    if message.kind == "text" and text in CONFIRM_WORDS:
-        return _file(session)
-    if message.kind in ("text", "voice"):
-        _absorb(message, session.data)
+    """确认 files (typed or spoken, with or without a full stop); a detail is added; small
+    talk or a stray word shows the summary again rather than joining the report; another
+    problem is kept apart and drafted once this one is filed."""
+    if message.kind not in ("text", "voice"):
+        return NOT_MINE
+    data = session.data
+    text = normalize(message.text).lower().strip(" 。.!！~")
+    if text in CONFIRM_WORDS:
+        return _file_then_next(message, session)
+    if data.get("pending_other") and text in MERGE_WORDS:
+        _absorb_text(data.pop("pending_other"), data)
         return _next_question(message, session)
-    return NOT_MINE
+    summary = _summary(data, _compound(session))
+    if _is_small_talk(message):
+        return rtexts.DRAFT_SMALL_TALK.format(question=summary), None
+    if not words.adds_something(message.clean_text):
+        return rtexts.CONFIRM_AGAIN.format(summary=summary), None
+    other = words.separate_problem(message.clean_text, data.get("category"))
+    if other:
+        data["pending_other"] = message.clean_text
+        first = notices.snippet(data["text"], 20)
+        return rtexts.ANOTHER_PROBLEM.format(category=other, first=first), None
+    _absorb(message, data)
+    return _next_question(message, session)
+
+
+def _file_then_next(message, session):
+    """File the draft; a second problem told at the summary becomes the next draft."""
+    pending = session.data.pop("pending_other", None)
+    reply, state = _file(session)
+    if not pending:
+        return reply, state
+    kept = {k: session.data[k] for k in ("compound_id", "grid_id") if k in session.data}
+    session.data.clear()
+    session.data.update(kept)
+    _absorb_text(pending, session.data)
+    question, state = _next_question(message, session)
+    return f"{reply}\n\n{rtexts.NEXT_PROBLEM}{question}", state
 
 
 REPORT = Conversation(
@@ -239,7 +377,7 @@ REPORT = Conversation(
         "describe": [describe, add_detail],
         "category": [add_detail, pick_category],
         "place": [add_detail, give_place],
-        "duplicate": [choose_duplicate],
+        "duplicate": [add_detail, choose_duplicate],
         "confirm": [add_detail, confirm],
     },
     fallbacks=[],

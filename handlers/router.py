@@ -2,19 +2,29 @@
 
 import logging
 
-from handlers import incentives, refusals, report, resident, staff, texts, worker
+from handlers import (
+    incentives,
+    refusals,
+    report,
+    resident,
+    resident_chat,
+    staff,
+    supplements,
+    texts,
+    worker,
+)
 from handlers.commands import fixed_command, normalize, parse_command
 from handlers.context import Context
 from handlers.conversation import END, NOT_MINE, Conversation, Session
 from handlers.inbound import Inbound
 from models.enums import ASSIGNEE_ROLES, Role
 from models.errors import TicketError
-from models.org import User, bind_compound, redeem_invite, touch_user
+from models.org import User, redeem_invite, touch_user
 
 log = logging.getLogger("sidan.handlers")
 
 CONVERSATIONS: dict[str, Conversation] = {
-    c.name: c for c in (report.REPORT, worker.RESOLVE, staff.MERGE_CONFIRM)
+    c.name: c for c in (report.REPORT, worker.RESOLVE, staff.MERGE_CONFIRM, supplements.SUPPLEMENT)
 }
 COMMANDS = {
     Role.RESIDENT: resident.COMMANDS,
@@ -57,32 +67,44 @@ def _handle(message: Inbound, user, ctx: Context) -> str:
     if message.kind not in ("text", "voice", "image", "location"):
         return texts.UNSUPPORTED
     if message.kind in ("text", "voice") and not _meaningful(message.text):
-        return texts.EMPTY
+        return resident_chat.EMOJI_ONLY if message.text.strip() else texts.EMPTY
     text = normalize(message.text) if message.kind in ("text", "voice") else ""
+    if text and _residentish(user):
+        text = resident.canonical(text, resident_only=user.role == Role.RESIDENT)
     fixed = fixed_command(text) if text else None
     if fixed == "help":
         return texts.HELP[user.role_enum]
     if fixed == "cancel":
-        had = ctx.store.load(user.openid)
+        had = ctx.store.load(user.openid) or resident_chat.drop_rebind(user, ctx)
         ctx.store.clear(user.openid)
         return texts.CANCELLED if had else texts.NOTHING_TO_CANCEL
     if text.startswith("邀请码"):
         return _invite(user, text.removeprefix("邀请码").strip())
     active = ctx.store.load(user.openid)
     command = parse_command(text) if text else None
+    if active and command is not None and resident_chat.part_of_draft(active, command):
+        command = None
     if active and not fixed and command is None:
+        if _residentish(user):
+            early = resident_chat.during_draft(message, text, user, ctx)
+            if early is not None:
+                return early
         reply = _continue(active, message, user, ctx)
         if reply is not None:
             return reply
     if fixed or command:
         return _command(fixed or command.verb, command, user, ctx)
-    if user.role != Role.RESIDENT and user.role not in ASSIGNEE_ROLES:
+    if not _residentish(user):
         return texts.NOT_UNDERSTOOD
-    if text:
-        rated = resident.try_rating(user, text)
-        if rated:
-            return rated
+    reply = resident_chat.outside_draft(message, text, user, ctx)
+    if reply is not None:
+        return reply
     return _start(report.REPORT, message, user, ctx, {})
+
+
+def _residentish(user) -> bool:
+    """Residents, and volunteers and workers, who report as residents do."""
+    return user.role == Role.RESIDENT or user.role in ASSIGNEE_ROLES
 
 
 def _meaningful(text: str) -> bool:
@@ -161,9 +183,8 @@ def _event(message: Inbound, user, ctx: Context) -> str:
         if scene.startswith(SCENE_INVITE):
             return _invite(user, scene.removeprefix(SCENE_INVITE))
         if scene:
-            compound = bind_compound(user, scene)
-            if compound is not None:
-                reply = texts.BOUND.format(compound=compound.name)
+            reply = resident_chat.scanned(user, scene, ctx)
+            if reply is not None:
                 return f"{texts.WELCOME}\n{reply}" if message.event == "subscribe" else reply
         return texts.WELCOME if message.event == "subscribe" else texts.NOT_UNDERSTOOD
     return ""

@@ -19,6 +19,7 @@ ACTION_NAMES = {
     Action.CANCEL: "撤销", Action.CLOSE: "关闭", Action.CLOSE_UNRATED: "自动关闭",
     Action.MERGE: "合并", Action.SUBSCRIBE: "邻居+1", Action.FOLLOW_UP: "回访",
     Action.RATING_REMINDER: "提醒评价", Action.RECATEGORIZE: "改类", Action.UNMERGE: "撤销合并",
+    Action.SUPPLEMENT: "居民补充",
 }  # fmt: skip
 
 

@@ -73,6 +73,17 @@ def is_subscriber(actor: User, ticket: Ticket) -> bool:
     )
 
 
+def may_follow(actor: User, ticket: Ticket) -> bool:
+    """关注 by number: one's own ticket, one already followed, or one where one lives (the
+    same compound, or the grid of one's compound). Elsewhere a number tells nothing."""
+    if actor.id == ticket.reporter_id or is_subscriber(actor, ticket):
+        return True
+    home = actor.compound
+    if home is None:
+        return False
+    return ticket.compound_id == home.id or ticket.grid_id == home.grid_id
+
+
 def same_household(a: User, b: User) -> bool:
     return a.id == b.id or (bool(a.household) and a.household == b.household)
 

@@ -77,6 +77,7 @@ class Action(StrEnum):
     RATING_REMINDER = "rating_reminder"
     RECATEGORIZE = "recategorize"
     UNMERGE = "unmerge"
+    SUPPLEMENT = "supplement"
 
 
 class Step(StrEnum):

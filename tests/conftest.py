@@ -193,7 +193,11 @@ def live_server(app, live_server_factory):
 def chat(live_server, config):
     """chat("demo_resident_1").say("…") → the reply text, over signed HTTP."""
     from bot.chat import ChatClient
+    from handlers.classifier import classify
 
+    # The classifier loads once per process (about 3 s): load it before the first message,
+    # as the app does at start-up outside tests, so no first reply overruns WeChat's budget.
+    classify("预热")
     clients = {}
 
     def open_chat(openid: str, aes_key: str | None = None) -> ChatClient:

@@ -39,7 +39,7 @@ def test_a_stranger_files_by_photo_then_location_then_words(chat, demo):
     stranger = chat("walk_in_1")
     assert "一句话说说" in stranger.photo("http://example.invalid/trash.jpg")
     asks = stranger.location(30.2752, 120.1570, "丹桂苑东门")  # next to 丹桂苑
-    assert "一句话说说" in asks
+    assert "收到位置（丹桂苑）" in asks and "遇到了什么问题" in asks
     summary = stranger.say("垃圾桶满了好几天没人清运，臭得不行")
     assert "环境卫生" in summary and "丹桂苑" in summary and "照片：1张" in summary
     ticket = Ticket.get_by_id(number_in(stranger.say("确认")))
@@ -71,10 +71,10 @@ def test_urgent_matters_file_at_once_with_advice(chat, demo):
 
 def test_unsure_category_offers_numbered_choices(chat, demo):
     resident = chat("demo_resident_4")
-    menu = resident.say("我想问问")
+    menu = resident.say("有个东西坏了，不知道找谁")
     assert "请回复数字" in menu and "0. 其他" in menu
     first = re.search(r"1\. (\S+)", menu).group(1)
-    assert "请回复上面列出的数字" in resident.say("随便")
+    assert "请回复 1、2、3 或 0" in resident.say("随便")
     summary = resident.say("1")
     assert f"类别：{first}" in summary
 
@@ -190,9 +190,9 @@ def test_supervisor_urges_and_sees_overdue(chat, demo):
 @pytest.mark.parametrize(
     "openid, text, expected",
     [
-        ("demo_resident_1", "查询 #999", "没有找到工单 #999"),
-        ("demo_resident_1", "催单 #abc", "格式不太对"),
-        ("demo_resident_1", "派单 #1 给 志愿者", "我的工单"),
+        ("demo_resident_1", "查询 #999", "没有找到您的这张工单"),
+        ("demo_resident_1", "催单 #abc", "工单号不对"),
+        ("demo_resident_1", "派单 #1 给 志愿者", "需要网格员"),
         ("demo_resident_1", "附近工单", "给志愿者和工作人员用的"),
         ("demo_volunteer_1", "待派单", "附近工单"),
         ("demo_supervisor_1", "派单 #1 给 志愿者", "督办 #12"),
@@ -207,8 +207,8 @@ def test_others_tickets_look_unknown(chat, demo):
     resident = chat("demo_resident_1")
     resident.say("小区里有人遛狗不牵绳")
     n = number_in(resident.say("确认"))
-    assert "没有找到您能查看的工单" in chat("demo_resident_3").say(f"查询 #{n}")
-    assert "不是您提交的" in chat("demo_resident_3").say(f"撤销 #{n}")
+    assert "没有找到您的这张工单" in chat("demo_resident_3").say(f"查询 #{n}")
+    assert "没有找到您的这张工单" in chat("demo_resident_3").say(f"撤销 #{n}")
     assert "已撤销" in resident.say(f"撤销 #{n}")
 
 

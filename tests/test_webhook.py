@@ -112,7 +112,8 @@ def test_unknown_message_types_get_a_friendly_reply(chat, demo):
 
 @pytest.mark.parametrize("content", ["", "   ", "😀😀😀", "🙏！！"])
 def test_empty_and_emoji_only_text_get_a_clear_reply(chat, demo, content):
-    assert "没有收到内容" in chat("demo_resident_1").say(content)
+    reply = chat("demo_resident_1").say(content)
+    assert "文字、语音、照片或位置告诉我" in reply and "请确认" not in reply
     assert Ticket.select().count() == 0
 
 

@@ -28,6 +28,7 @@ ACTION_NAMES = {
     Action.CLOSE_UNRATED: "自动关闭", Action.MERGE: "合并", Action.SUBSCRIBE: "关注",
     Action.FOLLOW_UP: "回访", Action.RATING_REMINDER: "评价提醒",
     Action.RECATEGORIZE: "改类", Action.UNMERGE: "撤销合并",
+    Action.SUPPLEMENT: "居民补充",
 }  # fmt: skip
 
 

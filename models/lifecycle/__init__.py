@@ -35,11 +35,12 @@ from models.lifecycle.orders import (
     subscribe,
     take,
 )
+from models.lifecycle.supplements import supplement
 
 __all__ = [
     "ALLOWED_FROM", "assist", "award_points", "breach_escalate", "cancel", "check_allowed",
     "category_label", "close", "close_unrated", "dispatch", "escalate", "follow_up", "hand_back",
     "merge", "merge_doubts", "rate", "reassign", "recategorize", "remind", "reschedule_check",
-    "reopen", "report_progress", "resolve", "send_rating_reminder", "submit", "subscribe", "take",
+    "reopen", "report_progress", "resolve", "send_rating_reminder", "submit", "subscribe", "supplement", "take",
     "transition", "unmerge", "urge",
 ]  # fmt: skip

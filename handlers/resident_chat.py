@@ -1,0 +1,143 @@
+"""The resident's chat around the report draft: what a message is before it becomes one.
+
+A draft starts only from something that describes a problem. Greetings, thanks, "ok", tests
+and gibberish get a short friendly answer; rating words never open a draft; details sent
+just after filing go to the filed ticket; a QR scan in another compound asks before it
+moves the resident's home.
+"""
+
+from handlers import report, resident, smalltalk, supplements, texts, views
+from handlers import resident_texts as rtexts
+from handlers.commands import parse_rating
+from models.enums import OPEN_STATES
+from models.org import Compound, bind_compound
+from models.tickets import Ticket
+
+EMOJI_ONLY = rtexts.EMOJI_ONLY
+REBIND_TTL_S = 600
+REBIND_YES = {"1", "确认", "是", "是的", "好", "好的", "对", "改", "改吧", "确认改绑", "ok", "可以"}
+REBIND_NO = {"2", "不", "不用", "不是", "不改", "否", "算了"}
+
+
+def part_of_draft(active: dict, command) -> bool:
+    """'补充一下，灯一直闪' inside a report draft adds to the draft; it is no 补充 #N command."""
+    return (
+        active.get("conv") == report.REPORT.name and command.verb == "补充" and not command.number
+    )
+
+
+def during_draft(message, text: str, user, ctx) -> str | None:
+    """Before a draft step sees the message: second thoughts, a rating. (No rebind question
+    is ever pending during a draft: a scan mid-draft is answered without one.)"""
+    if not text:
+        return None
+    if smalltalk.kind(text) == smalltalk.NEVER_MIND:
+        ctx.store.clear(user.openid)
+        return texts.CANCELLED
+    if _word_rating(text):
+        rated = resident.try_rating(user, text)
+        if rated:
+            return rated + rtexts.RATED_DRAFT_KEPT
+    return None
+
+
+def outside_draft(message, text: str, user, ctx) -> str | None:
+    """The reply to a message outside any conversation, or None to start a report draft."""
+    # One round trip for both marks: a pending rebind question, and "just filed".
+    rebind, filed = ctx.redis.mget(_rebind_key(user, ctx), supplements.filed_key(ctx, user))
+    answered = _answer_rebind(text, user, ctx, rebind)
+    if answered is not None:
+        return answered
+    just_filed = filed is not None
+    if message.kind in ("image", "location"):
+        return supplements.after_filing(message, user, just_filed)
+    rated = resident.try_rating(user, text)
+    if rated:
+        return rated
+    if _word_rating(text) and not smalltalk.describes_problem(parse_rating(text)[1]):
+        return resident.nothing_to_rate(user)
+    kind = smalltalk.kind(text)
+    if kind == smalltalk.ACK and ctx.store.lapsed(user.openid) == report.REPORT.name:
+        return texts.TIMEOUT  # "确认" to a draft that timed out: say so, file nothing
+    if kind == smalltalk.WANT_REPORT:
+        ctx.store.save(user.openid, report.REPORT.name, "describe", {}, report.REPORT.timeout_s)
+        return rtexts.ASK_WHAT
+    if kind == smalltalk.CHASE:
+        return supplements.after_filing(message, user, just_filed) or _latest_open(user)
+    if kind is not None:
+        return rtexts.SMALL_TALK[kind] + _recent_note(user, kind, just_filed)
+    attached = supplements.after_filing(message, user, just_filed)
+    if attached is not None:
+        return attached
+    if not smalltalk.describes_problem(text):
+        return rtexts.UNCLEAR
+    return None
+
+
+def _word_rating(text: str) -> bool:
+    """满意 / 不满意 / 好评 / 5星 …, not a bare digit (digits answer menus)."""
+    return parse_rating(text) is not None and not text.strip(" 。.!！").isdigit()
+
+
+def _recent_note(user, kind: str, just_filed: bool) -> str:
+    """Just after filing, 'ok' or 'thanks' is about that ticket: say it is in hand."""
+    if kind not in (smalltalk.ACK, smalltalk.THANKS, smalltalk.GREETING):
+        return ""
+    ticket = supplements.recent_open_ticket(user, just_filed)
+    return rtexts.RECENT_NOTE.format(number=ticket.number) if ticket is not None else ""
+
+
+def _latest_open(user) -> str:
+    ticket = (
+        Ticket.select()
+        .where((Ticket.reporter == user) & Ticket.state.in_(list(OPEN_STATES)))
+        .order_by(Ticket.id.desc())
+        .first()
+    )
+    if ticket is None:
+        return rtexts.CHASE_NO_TICKET
+    return rtexts.CHASE_LATEST.format(line=views.line(ticket), number=ticket.number)
+
+
+# --- QR scans: a scan in another compound asks before it moves the resident's home -------
+
+
+def _rebind_key(user, ctx) -> str:
+    return ctx.key("rebind", user.openid)
+
+
+def scanned(user, scene: str, ctx) -> str | None:
+    """Bind on a first scan; ask before moving an existing binding; None for unknown scenes."""
+    compound = Compound.get_or_none(Compound.scene == scene)
+    if compound is None:
+        return None
+    if user.compound_id is None:
+        bind_compound(user, scene)
+        return texts.BOUND.format(compound=compound.name)
+    if user.compound_id == compound.id:
+        return rtexts.ALREADY_BOUND.format(compound=compound.name)
+    if ctx.store.load(user.openid):
+        # A "回复 1" now would collide with the draft's own numbered answers.
+        return rtexts.REBIND_AFTER_DRAFT.format(old=user.compound.name, new=compound.name)
+    ctx.redis.set(_rebind_key(user, ctx), compound.id, ex=REBIND_TTL_S)
+    return rtexts.REBIND_ASK.format(old=user.compound.name, new=compound.name)
+
+
+def drop_rebind(user, ctx) -> bool:
+    """Forget a pending rebind question; True if there was one."""
+    return bool(ctx.redis.delete(_rebind_key(user, ctx)))
+
+
+def _answer_rebind(text: str, user, ctx, pending) -> str | None:
+    """'1' rebinds, '不' keeps; anything else lets the question lapse and goes on as usual."""
+    if not pending:
+        return None
+    ctx.redis.delete(_rebind_key(user, ctx))
+    compound = Compound.get_or_none(Compound.id == int(pending))
+    answer = text.lower().strip(" 。.!！")
+    if compound is not None and answer in REBIND_YES:
+        bind_compound(user, compound.scene)
+        return rtexts.REBIND_DONE.format(new=compound.name)
+    if answer in REBIND_NO and user.compound is not None:
+        return rtexts.REBIND_KEPT.format(old=user.compound.name)
+    return None

@@ -1,0 +1,161 @@
+"""What a short message is when it is not a problem: a greeting, thanks, "ok", a test …
+
+Residents type the way they talk to people: `你好`, `在吗`, `谢谢你们`, `嗯`, `算了`. None of
+these describes a problem, so none may become a report draft. `kind()` names what such a
+message is (or None when it may describe something); `describes_problem()` says whether a
+message is worth starting a draft from. Both are pure text functions, no database.
+"""
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from handlers.classifier import classify
+
+GREETING, THANKS, ACK, BYE, TEST, LAUGH, ABOUT, NEVER_MIND, WANT_REPORT, CHASE, GIBBERISH = (
+    "greeting", "thanks", "ack", "bye", "test", "laugh", "about", "never_mind", "want_report",
+    "chase", "gibberish",
+)  # fmt: skip
+VAGUE = "vague"  # "帮我看看这个": points at something without saying what
+
+# Whole clauses (after folding case, dropping punctuation and trailing particles).
+PHRASES = {
+    GREETING: (
+        "你好 您好 你们好 大家好 hello hi hey 嗨 哈喽 哈罗 早 早啊 早上好 上午好 中午好 下午好 "
+        "晚上好 早安 午安 晚安 在吗 在不在 在么 有人吗 有人在吗 有没有人 喂 请问 打扰了 "
+        "你好在吗 您好在吗 师傅好 领导好 网格员好"
+    ),
+    THANKS: (
+        "谢谢 谢谢你 谢谢您 谢谢你们 谢谢啦 多谢 多谢了 感谢 感谢你们 非常感谢 太感谢了 "
+        "辛苦了 辛苦 辛苦你们了 麻烦了 麻烦你们了 thanks thank thankyou thx 3q 谢了 给力 点赞 "
+        "赞 棒 真棒 太好了 好评"
+    ),
+    ACK: (
+        "ok okay okk 好 好的 好滴 好嘞 好吧 行 行吧 可以 嗯 嗯嗯 恩 恩恩 哦 哦哦 噢 喔 额 呃 "
+        "知道了 明白 明白了 了解 收到 懂了 没问题 是 是的 对 对的 yes no 不 不是 确认 确定 提交"
+    ),
+    BYE: "再见 拜拜 bye 88 回头见 下次见",
+    TEST: "测试 测试一下 试试 试一下 test testing 123 测试测试",
+    ABOUT: (
+        "你是谁 你是机器人吗 是机器人吗 你是人吗 怎么用 怎么用啊 这个怎么用 能做什么 "
+        "可以做什么 你能做什么 你能干什么 干什么的 有什么用 怎么操作 怎么报事 功能 使用说明"
+    ),
+    NEVER_MIND: (
+        "算了 不用了 不要了 不报了 不用报了 不需要了 没事了 没事 没什么 搞错了 发错了 "
+        "不弄了 先不报了 已经好了 好了不用了 自己解决了"
+    ),
+    WANT_REPORT: (
+        "报事 我要报事 我想报事 报个事 反映问题 反映个问题 我要反映 我想反映 我想反映个问题 "
+        "我要反映问题 有个问题 有个事 有件事 我有问题 有问题 我有个问题 投诉 我要投诉 我想投诉 "
+        "求助 我要求助 帮帮忙 帮个忙 我想问问 我想问一下 问一下 咨询 我想咨询 咨询一下 报修 "
+        "我要报修"
+    ),
+    VAGUE: (
+        "这个 那个 这里 那里 这边 看看 看一下 看这个 你看看 你看 你们看看 帮我看看 帮我看看这个 "
+        "帮忙看看 帮忙看一下 帮我看一下 帮我看下 看下 麻烦看看 麻烦看一下 怎么办 咋办 怎么弄 "
+        "咋整 如图 见图 看图"
+    ),
+    CHASE: (
+        "怎么还没人来 还没人来 还没来 什么时候来 什么时候修 什么时候处理 怎么还没修 还没修 "
+        "还没处理 怎么还没处理 快点 快一点 快点啊 能快点吗 有人管吗 没人管吗 没人管 到哪了 "
+        "进度呢 处理了吗 修了吗 有人来吗"
+    ),
+}
+_WORDS = {kind: set(words.split()) for kind, words in PHRASES.items()}
+# Kinds in the order they win when clauses differ ("你好，谢谢" is thanks).
+_PRECEDENCE = (
+    NEVER_MIND, WANT_REPORT, CHASE, VAGUE, ABOUT, THANKS, BYE, TEST, GREETING, ACK, LAUGH,
+)  # fmt: skip
+
+_PARTICLES = "啊呀呢吧哦啦嘛哈么哇噢喔~"
+_CLAUSE = re.compile(r"[\s,，.。!！?？;；、~～…]+")
+_LAUGH = re.compile(r"^(哈|呵|嘿|嘻|h|l|o|啊){2,}$|^lol$|^hh+$|^233+$")
+_ASCII_WORD = re.compile(r"^[a-z]+$")
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+# A short text names a problem only when the classifier is fairly sure of a category.
+PROBLEM_CONFIDENCE = 0.3
+# A text of this many Chinese characters is a description worth a draft, even if vague.
+DESCRIPTION_MIN_HAN = 6
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text or "").lower().strip()
+
+
+def clauses(text: str) -> list[str]:
+    """The message cut at punctuation, each clause without trailing particles; no empties."""
+    out = []
+    for part in _CLAUSE.split(_fold(text)):
+        part = "".join(ch for ch in part if ch.isalnum())
+        stripped = part.rstrip(_PARTICLES) or part
+        if stripped:
+            out.append(stripped)
+    return out
+
+
+def _clause_kind(clause: str) -> str | None:
+    for kind in _PRECEDENCE:
+        if clause in _WORDS.get(kind, ()):
+            return kind
+    if _LAUGH.match(clause):
+        return LAUGH
+    if len(set(clause)) == 1 and len(clause) >= 2:  # 嗯嗯嗯, 啊啊啊, 。。。
+        return ACK
+    if _ASCII_WORD.match(clause) and _looks_random(clause):
+        return GIBBERISH
+    return None
+
+
+def _looks_random(word: str) -> bool:
+    """Latin letters that are no command we know: keyboard mashing, or too few vowels."""
+    if any(word in row or row in word for row in _KEYBOARD_ROWS) and len(word) >= 3:
+        return True
+    vowels = sum(ch in "aeiou" for ch in word)
+    return len(word) >= 4 and vowels / len(word) < 0.2 or len(word) >= 8
+
+
+@lru_cache(maxsize=4096)  # one message is asked about several times on its way
+def kind(text: str) -> str | None:
+    """What the message is when every clause of it is small talk; None when any clause may
+    say something (a problem, a place, a detail). Emoji and punctuation only is small talk."""
+    parts = clauses(text)
+    if not parts:
+        return ACK if (text or "").strip() else None
+    kinds = [_clause_kind(p) for p in parts]
+    if any(k is None for k in kinds):
+        return None
+    return min(kinds, key=lambda k: _PRECEDENCE.index(k) if k in _PRECEDENCE else 99)
+
+
+def without_small_talk(text: str) -> str:
+    """'你好，3号楼灯坏了' → '3号楼灯坏了': leading greetings are no part of a description."""
+    pieces = re.split(r"(?<=[,，.。!！?？;；~～\s])", text.strip())
+    while len(pieces) > 1 and kind(pieces[0]) in (GREETING, THANKS, ACK, TEST):
+        pieces.pop(0)
+    return "".join(pieces).strip()
+
+
+def _han(text: str) -> int:
+    return sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def says_something(text: str) -> bool:
+    """A detail worth keeping on a draft or a filed ticket ('已经三天了', '二楼', '还没人管'):
+    some words that are not small talk or a vague pointer. A stray '1' is not."""
+    if kind(text) not in (None, CHASE):
+        return False
+    return _han(text) >= 2 or describes_problem(text)
+
+
+def describes_problem(text: str) -> bool:
+    """Worth a report draft: small talk never is; a sure category, an urgent phrase or a
+    sentence of some length is."""
+    if kind(text) is not None:
+        return False
+    if _han(text) >= DESCRIPTION_MIN_HAN:
+        return True
+    result = classify(text)
+    if result.urgency == "urgent":
+        return True
+    return result.category != "other" and result.confidence >= PROBLEM_CONFIDENCE

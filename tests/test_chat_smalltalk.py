@@ -1,0 +1,229 @@
+"""Residents talk the way people talk: greetings, thanks, 'ok', second thoughts, menus they
+answer wrongly. None of it may become a report draft, and no menu may refuse its own choices."""
+
+import re
+
+import pytest
+
+from handlers import smalltalk
+from models.tickets import Ticket
+
+DRAFT_MARKS = ("请确认报事内容", "请回复数字", "问题在哪里")
+SMALL_TALK = [
+    "你好", "您好！", "谢谢你们", "在吗", "在吗？", "ok", "好的", "嗯", "嗯嗯嗯", "测试", "哈哈哈",
+    "早上好", "你是谁", "怎么用", "asdfghjkl", "qwerty", "谢谢，辛苦了", "你好，在吗", "拜拜",
+]  # fmt: skip
+
+
+def filed_number(reply: str) -> int:
+    return int(re.search(r"工单号 #(\d+)", reply).group(1))
+
+
+@pytest.mark.parametrize("text", SMALL_TALK)
+def test_small_talk_gets_a_friendly_answer_and_no_draft(chat, demo, text):
+    resident = chat("demo_resident_1")
+    reply = resident.say(text)
+    assert not any(mark in reply for mark in DRAFT_MARKS), reply
+    assert "告诉我" in reply  # says what the person can do
+    # Nothing is waiting for a confirmation: "确认" next files nothing.
+    assert "工单号" not in resident.say("确认")
+    assert Ticket.select().count() == 0
+
+
+def test_a_greeting_before_a_problem_is_left_out_of_the_report(chat, demo):
+    summary = chat("demo_resident_1").say("你好，3号楼楼道灯坏了")
+    assert "问题：3号楼楼道灯坏了\n" in summary
+
+
+def test_gibberish_then_a_greeting_never_asks_for_an_unlisted_number(chat, demo):
+    resident = chat("demo_resident_1")
+    for text in ("asdfghjkl", "你好", "ok", "1"):
+        reply = resident.say(text)
+        assert "请回复数字" not in reply and "比如“1”" not in reply, (text, reply)
+
+
+def test_a_text_with_no_category_to_offer_gets_no_empty_menu(chat, demo):
+    summary = chat("demo_resident_1").say("龘靐齉爩鱻麤龖龗")  # words the classifier never saw
+    assert "请回复数字" not in summary
+    assert "类别：其他" in summary
+
+
+def test_a_choice_outside_the_menu_is_answered_with_the_valid_ones(chat, demo):
+    resident = chat("demo_resident_4")
+    menu = resident.say("有个东西坏了，不知道找谁")
+    listed = re.findall(r"^(\d)\. ", menu, re.M)
+    assert listed == ["1", "2", "3", "0"]
+    for wrong in ("7", "你好", "嗯"):
+        again = resident.say(wrong)
+        assert "请回复 1、2、3 或 0" in again and "1. " in again, (wrong, again)
+    assert "请确认报事内容" in resident.say("二")  # a Chinese numeral picks too
+
+
+def test_words_instead_of_a_number_describe_the_problem_further(chat, demo):
+    resident = chat("demo_resident_4")
+    assert "请回复数字" in resident.say("有个东西坏了，不知道找谁")
+    reply = resident.say("电梯里困了个老人，快来人")
+    assert "紧急情况已立即上报" in reply
+    assert Ticket.get_by_id(filed_number(reply)).category == "elevator"
+
+
+@pytest.mark.parametrize("never_mind", ["算了", "不用了", "不报了", "没事了"])
+@pytest.mark.parametrize("opening", ["3号楼楼道灯坏了", "有个东西坏了，不知道找谁"])
+def test_second_thoughts_mid_draft_drop_it(chat, demo, opening, never_mind):
+    resident = chat("demo_resident_1")
+    resident.say(opening)
+    assert "已取消" in resident.say(never_mind)
+    assert "工单号" not in resident.say("确认")
+    assert Ticket.select().count() == 0
+
+
+def test_second_thoughts_while_asked_for_the_place_drop_it(chat, demo):
+    walker = chat("walk_in_9")
+    assert "问题在哪里" in walker.say("小区门口的路灯坏了好几盏")
+    assert "问题在哪里" in walker.say("你好")  # small talk: the question stands
+    assert "已取消" in walker.say("不用了")
+
+
+@pytest.mark.parametrize("correction", ["不对，是4号楼", "不是3号楼，是4号楼", "应该是4号楼"])
+def test_a_corrected_place_replaces_the_old_one_and_stays_out_of_the_text(chat, demo, correction):
+    resident = chat("demo_resident_2")
+    resident.say("3号楼楼道灯坏了")
+    summary = resident.say(correction)
+    assert "地点：幸福里小区4号楼" in summary
+    assert "问题：3号楼楼道灯坏了\n" in summary
+    ticket = Ticket.get_by_id(filed_number(resident.say("确认")))
+    assert ticket.building == "4" and ticket.text == "3号楼楼道灯坏了"
+
+
+def test_the_same_complaint_twice_in_a_draft_is_not_doubled(chat, demo):
+    resident = chat("demo_resident_2")
+    resident.say("3号楼楼道灯坏了")
+    assert "问题：3号楼楼道灯坏了\n" in resident.say("3号楼楼道灯坏了")
+
+
+@pytest.mark.parametrize("say", [("voice", "确认。"), ("text", "确认！"), ("text", " 确定 ")])
+def test_a_spoken_or_punctuated_confirmation_files(chat, demo, say):
+    resident = chat("demo_resident_2")
+    resident.say("我家楼上天天晚上装修，吵死了")
+    kind, words = say
+    reply = resident.voice(words) if kind == "voice" else resident.say(words)
+    assert "已提交，工单号" in reply
+
+
+@pytest.mark.parametrize("stray", ["1", "这个", "帮我看看这个"])
+def test_a_stray_word_at_the_summary_joins_nothing(chat, demo, stray):
+    resident = chat("demo_resident_5")
+    resident.say("小区里的路灯晚上不亮")
+    again = resident.say(stray)
+    assert "请确认报事内容" in again and "问题：小区里的路灯晚上不亮\n" in again
+    assert Ticket.get_by_id(filed_number(resident.say("确认"))).text == "小区里的路灯晚上不亮"
+
+
+@pytest.mark.parametrize("detail", ["已经三天了", "晚上特别黑", "二楼", "还没人管"])
+def test_a_short_detail_at_the_summary_is_added(chat, demo, detail):
+    resident = chat("demo_resident_5")
+    resident.say("小区里的路灯晚上不亮")
+    assert f"问题：小区里的路灯晚上不亮；{detail}" in resident.say(detail)
+
+
+def test_another_problem_at_the_summary_is_filed_apart(chat, demo):
+    resident = chat("demo_resident_2")
+    resident.say("楼道灯坏了")
+    ask = resident.say("三号楼门口的垃圾没人清理")
+    assert "另一件事（环境卫生）" in ask and "楼道灯坏了" in ask
+    both = resident.say("确认")
+    first = filed_number(both)
+    assert "另一件事" in both and "问题：三号楼门口的垃圾没人清理" in both
+    second = filed_number(resident.say("确认"))
+    assert Ticket.get_by_id(first).text == "楼道灯坏了"
+    assert Ticket.get_by_id(first).category == "power_lighting"
+    assert Ticket.get_by_id(second).category == "sanitation"
+
+
+def test_another_problem_can_still_be_merged_on_request(chat, demo):
+    resident = chat("demo_resident_2")
+    resident.say("楼道灯坏了")
+    resident.say("小区里有人遛狗不牵绳")
+    assert "楼道灯坏了；小区里有人遛狗不牵绳" in resident.say("补充进去")
+
+
+def test_small_talk_inside_a_draft_keeps_the_question_and_the_draft(chat, demo):
+    resident = chat("demo_resident_2")
+    resident.say("3号楼楼道灯坏了")
+    again = resident.say("谢谢")
+    assert "请确认报事内容" in again and "谢谢" not in again.split("问题：")[1]
+    ticket = Ticket.get_by_id(filed_number(resident.say("确认")))
+    assert ticket.text == "3号楼楼道灯坏了"
+
+
+def test_a_photo_first_then_a_vague_word_asks_what_the_problem_is(chat, demo):
+    resident = chat("demo_resident_2")
+    assert "照片" in resident.photo()
+    assert "具体是什么问题" in resident.say("这个")
+    assert "请确认报事内容" in resident.say("垃圾桶满了没人清")
+
+
+def test_a_second_rating_after_the_rating_is_done_opens_nothing(chat, demo):
+    resident, volunteer = chat("demo_resident_1"), chat("demo_volunteer_1")
+    resident.say("3号楼楼道灯坏了")
+    n = filed_number(resident.say("确认"))
+    chat("demo_dispatcher_1").say(f"派单 #{n} 给 王建国")
+    volunteer.say(f"接单 #{n}")
+    volunteer.say(f"办结 #{n} 换好了")
+    assert "感谢您的评价" in resident.say("满意")
+    for again in ("满意", "好评", "5星", "非常满意！"):
+        reply = resident.say(again)
+        assert f"#{n} 您已经评价过了" in reply, (again, reply)
+    assert Ticket.select().count() == 1
+
+
+def test_a_rating_word_during_a_draft_rates_and_keeps_the_draft(chat, demo):
+    resident, volunteer = chat("demo_resident_1"), chat("demo_volunteer_1")
+    resident.say("3号楼楼道灯坏了")
+    n = filed_number(resident.say("确认"))
+    chat("demo_dispatcher_1").say(f"派单 #{n} 给 王建国")
+    volunteer.say(f"接单 #{n}")
+    volunteer.say(f"办结 #{n} 换好了")
+    resident.say("小区健身器材坏了")
+    rated = resident.say("满意")
+    assert "感谢您的评价" in rated and "还没提交" in rated
+    assert "已提交" in resident.say("确认")
+    assert Ticket.get_by_id(n).score == 5
+
+
+def test_confirming_a_draft_that_timed_out_says_so(chat, demo, redis_client, redis_prefix):
+    resident = chat("demo_resident_1")
+    resident.say("小区健身器材坏了")
+    redis_client.delete(f"{redis_prefix}conv:demo_resident_1")  # Redis expired it (30 min)
+    reply = resident.say("确认")
+    assert "太久没有继续" in reply and "重新说一下" in reply
+    assert Ticket.select().count() == 0
+    assert "告诉我" in resident.say("确认")  # told once; then it is just an "ok"
+
+
+def test_a_draft_finished_or_cancelled_leaves_no_timeout_notice(chat, demo):
+    resident = chat("demo_resident_1")
+    resident.say("小区健身器材坏了")
+    resident.say("取消")
+    assert "太久" not in resident.say("好的")
+
+
+def test_want_to_report_asks_what_and_waits(chat, demo):
+    resident = chat("demo_resident_3")
+    assert "请说说遇到了什么问题" in resident.say("我要报事")
+    assert "请确认报事内容" in resident.say("楼道里堆满了杂物")
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("你好", smalltalk.GREETING), ("您好，在吗？", smalltalk.GREETING),
+        ("谢谢你们！", smalltalk.THANKS), ("好的呀", smalltalk.ACK), ("👌", smalltalk.ACK),
+        ("哈哈哈哈", smalltalk.LAUGH), ("asdfghjkl", smalltalk.GIBBERISH),
+        ("算了", smalltalk.NEVER_MIND), ("我要投诉", smalltalk.WANT_REPORT),
+        ("怎么还没人来", smalltalk.CHASE), ("测试", smalltalk.TEST),
+        ("你好，3号楼楼道灯坏了", None), ("漏水", None), ("在5号楼", None),
+    ],
+)  # fmt: skip
+def test_what_a_short_message_is(text, kind):
+    assert smalltalk.kind(text) == kind
