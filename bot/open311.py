@@ -11,6 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
+import peewee
 from flask import Blueprint, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
@@ -374,17 +375,26 @@ def create_request(fmt):
         raise Open311Error(400, "请填写 description（问题描述）。")
     external = form.get("service_request_id", "").strip()[:64] or None
     if external:
-        existing = Ticket.get_or_none(
-            (Ticket.external_ref == external) & (Ticket.channel == "open311")
-        )
+        existing = _filed_as(external)
         if existing is not None:
             return _created(fmt, existing, 200)
     compound, lat, lng = _place(form)
-    ticket = lifecycle.submit(
-        reporter_for(form), description[:2000], code, compound=compound, lat=lat, lng=lng,
-        channel="open311", external_ref=external,
-    )  # fmt: skip
+    try:
+        ticket = lifecycle.submit(
+            reporter_for(form), description[:2000], code, compound=compound, lat=lat, lng=lng,
+            channel="open311", external_ref=external,
+        )  # fmt: skip
+    except peewee.IntegrityError:
+        # A concurrent POST with the same id won the unique index (channel, external_ref).
+        existing = _filed_as(external) if external else None
+        if existing is None:
+            raise
+        return _created(fmt, existing, 200)
     return _created(fmt, ticket, 201)
+
+
+def _filed_as(external: str) -> Ticket | None:
+    return Ticket.get_or_none((Ticket.external_ref == external) & (Ticket.channel == "open311"))
 
 
 def _created(fmt: str, ticket: Ticket, status: int) -> Response:

@@ -45,4 +45,4 @@ def connect_database(config: Config):
     url = config.DATABASE_URL
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return open_database(url)
+    return open_database(url, pool_size=config.DB_POOL_SIZE)

@@ -58,6 +58,8 @@ class Outbound(BaseModel):
     dedupe_key = peewee.CharField(max_length=128, null=True, unique=True)
     created_at = peewee.DateTimeField(default=now, index=True)
     sent_at = peewee.DateTimeField(null=True)
+    # The web request that queued it (bot.logs), so both sides' log lines can be matched.
+    request_id = peewee.CharField(max_length=64, null=True)
 
 
 Outbound.add_index(

@@ -106,6 +106,40 @@ MIGRATIONS.append(
         lambda m: _drop_tables(Correction),
     )
 )
+EXTERNAL_REF_INDEX = "ticket_channel_external_ref"
+
+
+def _v9_up(m) -> list:
+    # Earlier races may have left duplicates: keep the first ticket's id, suffix the others'.
+    database.execute_sql(
+        "UPDATE ticket SET external_ref = SUBSTR(external_ref, 1, 40) || '~dup' || id "
+        "WHERE external_ref IS NOT NULL AND id NOT IN "
+        "(SELECT MIN(id) FROM ticket WHERE external_ref IS NOT NULL GROUP BY channel, external_ref)"
+    )
+    database.execute_sql(
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {EXTERNAL_REF_INDEX} "
+        "ON ticket (channel, external_ref) WHERE external_ref IS NOT NULL"
+    )
+    return [
+        m.add_column("invite_code", "multi_use", peewee.BooleanField(default=False)),
+        m.add_column("outbound", "request_id", peewee.CharField(max_length=64, null=True)),
+    ]
+
+
+def _v9_down(m) -> list:
+    database.execute_sql(f"DROP INDEX IF EXISTS {EXTERNAL_REF_INDEX}")
+    return [m.drop_column("invite_code", "multi_use"), m.drop_column("outbound", "request_id")]
+
+
+MIGRATIONS.append(
+    Migration(
+        9,
+        "operations: one ticket per external id, shared invite codes, request id on outbound",
+        _v9_up,
+        _v9_down,
+    )
+)
+
 LATEST = MIGRATIONS[-1].version
 
 

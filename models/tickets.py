@@ -108,6 +108,15 @@ Ticket.add_index(Ticket.reporter, Ticket.created_at)
 Ticket.add_index(Ticket.assignee, Ticket.state)
 
 
+# One ticket per request of another system: concurrent Open311 POSTs with one id cannot both
+# insert (schema v9).
+Ticket.add_index(
+    Ticket.index(
+        Ticket.channel, Ticket.external_ref, unique=True, where=Ticket.external_ref.is_null(False)
+    )  # fmt: skip
+)
+
+
 class TicketEvent(BaseModel):
     """Append-only audit trail: every hop of a ticket, who did it and why."""
 
