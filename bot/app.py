@@ -59,9 +59,9 @@ def create_app(config: Config | None = None, *, warm_classifier: bool = True, **
             database.close()
 
     logs.init_app(app)
-    hardening.init_app(app)
     metrics.init_app(app)
     _register_blueprints(app)
+    hardening.init_app(app)  # after the API's per-route body caps
     _register_errors(app)
     if warm_classifier and not config.TESTING:
         # Loading jieba and training the classifier takes a second or two: do it now, off the

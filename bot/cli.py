@@ -83,7 +83,18 @@ def scheduler_cmd(once, digests):
             result = run_once(svc.transport, svc.config, digests=digests)
             click.echo(json.dumps(result, ensure_ascii=False))
             return
-        run_forever(svc.redis, svc.transport, svc.config)
+        run_forever(svc.redis, svc.transport, svc.config, extra_jobs=_web_jobs(app))
+
+
+def _web_jobs(app) -> list:
+    """The scheduler's jobs that belong to the web layer: replaying parked messages."""
+    from bot import replay
+
+    def replay_parked():
+        with app.app_context():
+            replay.replay_due(services())
+
+    return [("replay_parked", replay_parked, 10.0)]
 
 
 @main.command("run", with_appcontext=False)

@@ -65,6 +65,10 @@ def init_app(app: Flask) -> None:
                     check_text(value)
         except BadText:
             abort(400)
+        if request.is_json and request.content_length:
+            # webargs parses the body with json.loads on its own: check it here first (the
+            # parsed body is cached, and the API caps bodies at 64 KB).
+            request.get_json()
 
 
 def _has_form() -> bool:

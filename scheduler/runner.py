@@ -47,8 +47,10 @@ def _guarded(name: str, fn, lease: Lease):
 
 
 def build_scheduler(lease: Lease, transport, config, *, drain_every_s=DRAIN_EVERY_S,
-                    sweep_every_s=SWEEP_EVERY_S) -> BackgroundScheduler:  # fmt: skip
-    """A BackgroundScheduler (Beijing time) with the sweep, drain and digest jobs."""
+                    sweep_every_s=SWEEP_EVERY_S, extra_jobs=()) -> BackgroundScheduler:  # fmt: skip
+    """A BackgroundScheduler (Beijing time) with the sweep, drain and digest jobs, plus
+    `extra_jobs` as (name, fn, every_s) from the layer above (the webhook's replay of parked
+    messages: scheduler/ may not import bot/)."""
     hour = int(getattr(config, "DIGEST_HOUR", 8))
     templates = getattr(config, "TEMPLATE_IDS", None) or {}
     sched = BackgroundScheduler(
@@ -67,6 +69,7 @@ def build_scheduler(lease: Lease, transport, config, *, drain_every_s=DRAIN_EVER
         ("daily_digest", partial(jobs.digest_job, "daily"), daily),
         ("weekly_digest", partial(jobs.digest_job, "weekly"), weekly),
     ]
+    table += [(name, fn, IntervalTrigger(seconds=every)) for name, fn, every in extra_jobs]
     for name, fn, trigger in table:
         sched.add_job(_guarded(name, fn, lease), trigger, id=name, name=name)
     return sched
