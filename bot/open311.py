@@ -306,7 +306,9 @@ def _form() -> dict:
 def _check_key(form: dict) -> None:
     given = form.get("api_key", "")
     keys = current_app.extensions["sidan"].config.OPEN311_API_KEYS
-    if not given or not any(hmac.compare_digest(given, key) for key in keys):
+    # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a 403).
+    given_b = given.encode("utf-8", "replace")
+    if not given or not any(hmac.compare_digest(given_b, key.encode()) for key in keys):
         raise Open311Error(403, "api_key 无效，不能创建服务请求。")
 
 
