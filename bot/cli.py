@@ -74,9 +74,12 @@ def serve(host, port, workers, threads):
 @click.option("--digests", is_flag=True, help="With --once: also send today's digests.")
 def scheduler_cmd(once, digests):
     """Run the scheduler: deadline sweep, rating loop, digests, outbound delivery."""
+    from bot import logs
     from scheduler.runner import run_forever, run_once
 
-    app = create_app(Config())
+    config = Config()
+    logs.configure(config.LOG_FORMAT, config.LOG_LEVEL)
+    app = create_app(config)
     with app.app_context():
         svc = services()
         if once:
@@ -103,6 +106,7 @@ def _web_jobs(app) -> list:
 def run_all(host, port):
     """Everything on one machine: database, demo data, web server and scheduler."""
     env = dict(os.environ)
+    env.setdefault("LOG_FORMAT", "text")  # a terminal, not a log collector
     redis_server = None
     if not env.get("REDIS_URL"):
         redis_server = _start_embedded_redis()

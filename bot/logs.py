@@ -71,9 +71,9 @@ class MaskingFilter(logging.Filter):
         return True
 
 
-def configure(fmt: str = "json", level: str = "INFO") -> None:
-    """Root logging: one JSON object per line (or plain text for a terminal)."""
-    handler = logging.StreamHandler()
+def make_handler(fmt: str = "json", stream=None) -> logging.Handler:
+    """A handler writing one JSON object per line (or plain text), masked, with request ids."""
+    handler = logging.StreamHandler(stream)
     if fmt == "json":
         handler.setFormatter(
             JsonFormatter(
@@ -87,8 +87,13 @@ def configure(fmt: str = "json", level: str = "INFO") -> None:
             logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
         )
     handler.addFilter(MaskingFilter())
+    return handler
+
+
+def configure(fmt: str = "json", level: str = "INFO") -> None:
+    """Root logging for a process (`sidan serve`, `sidan scheduler`)."""
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [make_handler(fmt)]
     root.setLevel(level)
 
 

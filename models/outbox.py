@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import peewee
 
+from models import trace
 from models.clock import now
 from models.db import BaseModel, JSONField
 from models.enums import Channel, OutboundStatus
@@ -91,6 +92,7 @@ def enqueue(
         "user": user.id, "openid": user.openid, "channel": channel, "template": template,
         "text": text, "data": data, "ticket": ticket.id if ticket is not None else None,
         "dedupe_key": dedupe_key, "created_at": now(), "next_attempt_at": now(),
+        "request_id": trace.current(),
     }  # fmt: skip
     pending = getattr(_batch, "rows", None)
     if pending is not None:

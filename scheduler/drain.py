@@ -13,11 +13,12 @@ import logging
 from datetime import timedelta
 from typing import Protocol
 
-from models import outbox
+from models import outbox, trace
 from models.clock import now
-from models.enums import Channel
+from models.enums import Channel, OutboundStatus
 from models.org import User
 from models.outbox import Outbound, OutboundMessage
+from scheduler import metrics
 
 log = logging.getLogger("sidan.scheduler.drain")
 
@@ -96,6 +97,15 @@ def handle_one_outbound(
     row = outbox.claim_next()
     if row is None:
         return False
+    # Log lines about this row carry the id of the request that queued it.
+    token = trace.request_id.set(row.request_id or "")
+    try:
+        return _deliver(transport, row, window, template_ids, max_attempts)
+    finally:
+        trace.request_id.reset(token)
+
+
+def _deliver(transport, row: Outbound, window, template_ids, max_attempts) -> bool:
     channel = choose_channel(row, window=window)
     try:
         sent_channel, msgid = _send(transport, row, channel, template_ids)
@@ -109,9 +119,12 @@ def handle_one_outbound(
             retry_after=getattr(exc, "retry_after", None),
         )  # fmt: skip
         log.warning("outbound %s attempt %s failed (%s): %s", row.id, row.attempts, status, error)
+        metrics.OUTBOX.labels(outcome="dead" if status == OutboundStatus.DEAD else "retried").inc()
         return True
     if not outbox.mark_sent(row, channel=sent_channel, msgid=msgid):
         log.error("outbound %s was sent but its claim had expired; check for a duplicate", row.id)
+        metrics.OUTBOX.labels(outcome="lost_claim").inc()
+    metrics.OUTBOX.labels(outcome="sent").inc()
     return True
 
 
