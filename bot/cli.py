@@ -79,14 +79,17 @@ def scheduler_cmd(once, digests):
 
     config = Config()
     logs.configure(config.LOG_FORMAT, config.LOG_LEVEL)
-    app = create_app(config)
+    app = create_app(config, warm_classifier=False)  # parked messages load it when needed
     with app.app_context():
         svc = services()
         if once:
             result = run_once(svc.transport, svc.config, digests=digests)
             click.echo(json.dumps(result, ensure_ascii=False))
             return
-        run_forever(svc.redis, svc.transport, svc.config, extra_jobs=_web_jobs(app))
+        run_forever(
+            svc.redis, svc.transport, svc.config, extra_jobs=_web_jobs(app),
+            lease_ttl_s=config.SCHEDULER_LEASE_TTL_S, drain_every_s=config.SCHEDULER_DRAIN_EVERY_S,
+        )  # fmt: skip
 
 
 def _web_jobs(app) -> list:

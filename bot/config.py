@@ -66,6 +66,10 @@ class Config:
         self.PHOTO_ALLOW_PRIVATE = False  # tests only: a stand-in media host on 127.0.0.1
         # Connections per process (web worker or scheduler); see docs/operations.md for sizing.
         self.DB_POOL_SIZE = int(_env("DB_POOL_SIZE", "8"))
+        # The scheduler's leader lease (a standby takes over within about this long) and the
+        # outbox drain interval.
+        self.SCHEDULER_LEASE_TTL_S = float(_env("SCHEDULER_LEASE_TTL_S", "10"))
+        self.SCHEDULER_DRAIN_EVERY_S = float(_env("SCHEDULER_DRAIN_EVERY_S", "5"))
         self.LOG_FORMAT = _env("LOG_FORMAT", "json")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
         self.TESTING = False

@@ -6,6 +6,7 @@ it is still being worked on). Work that overruns the budget answers `success` an
 goes out later through the outbox as a customer-service message.
 """
 
+import contextlib
 import logging
 import threading
 import time
@@ -160,20 +161,71 @@ def _answer_once(message, inbound) -> tuple[str, str]:
     """Act on a delivery once; a retry gets the first answer (or `success` meanwhile)."""
     svc = services()
     key = _dedup_key(message)
-    if not svc.redis.set(key, PENDING, nx=True, ex=DEDUP_TTL_S):
+    claim = svc.redis.register_script(_CLAIM)
+    if not claim(keys=[key, key + ALIVE], args=[PENDING, DEDUP_TTL_S, ALIVE_TTL_S]):
         metrics.DEDUP_HITS.inc()
-        return _answer_of_earlier_delivery(key, svc), "retry"
+        return _answer_of_earlier_delivery(key, inbound, svc)
     return _run_in_budget(inbound, key)
 
 
-def _answer_of_earlier_delivery(key: str, svc) -> str:
+def _answer_of_earlier_delivery(key: str, inbound, svc) -> tuple[str, str]:
+    """Wait for the first delivery's answer. If the worker handling it died (its liveness key
+    lapsed while the answer is still pending), this retry takes the message over: WeChat
+    retries exactly because it got no answer, and the person must not lose the message."""
     deadline = time.monotonic() + min(svc.config.REPLY_BUDGET_S, 3.0)
+    takeover = svc.redis.register_script(_TAKEOVER)
     while time.monotonic() < deadline:
         value = svc.redis.get(key)
         if value != PENDING:
-            return value or ""
+            return value or "", "retry"
+        if takeover(keys=[key, key + ALIVE], args=[PENDING, ALIVE_TTL_S]):
+            log.warning("webhook: the worker on %s's message died; this retry takes it over",
+                        mask(inbound.openid))  # fmt: skip
+            reply, _ = _run_in_budget(inbound, key)
+            return reply, "takeover"
         time.sleep(0.05)
-    return ""
+    return "", "retry"
+
+
+# Liveness of the worker handling a message: refreshed while it works, gone soon after a kill.
+ALIVE = ":alive"
+ALIVE_TTL_S = 3
+_CLAIM = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
+_TAKEOVER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+class _Alive:
+    """Keeps `key:alive` fresh while a message is being handled (a timer thread)."""
+
+    def __init__(self, redis_client, key: str):
+        self.redis, self.key = redis_client, key + ALIVE
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="sidan-alive")
+        self._thread.start()
+
+    def _run(self):
+        while not self._stopped.wait(ALIVE_TTL_S / 3):
+            try:
+                self.redis.set(self.key, "1", ex=ALIVE_TTL_S)
+            except Exception:  # Redis trouble: the handler will meet it too
+                return
+
+    def stop(self):
+        self._stopped.set()
+        with contextlib.suppress(Exception):
+            self.redis.delete(self.key)
 
 
 def _run_in_budget(inbound, key: str) -> tuple[str, str]:
@@ -181,7 +233,8 @@ def _run_in_budget(inbound, key: str) -> tuple[str, str]:
     app = current_app._get_current_object()
     job = _Job()
     request_id = current_request_id()
-    future = _executor.submit(_work, app, inbound, key, job, request_id)
+    alive = _Alive(svc.redis, key)
+    future = _executor.submit(_work, app, inbound, key, job, request_id, alive)
     try:
         return future.result(timeout=svc.config.REPLY_BUDGET_S)
     except FutureTimeout:
@@ -200,13 +253,14 @@ class _Job:
         self.late = False
 
 
-def _work(app, inbound, key: str, job: _Job, request_id: str) -> tuple[str, str]:
+def _work(app, inbound, key: str, job: _Job, request_id: str, alive) -> tuple[str, str]:
     """Handle the message in its own thread with its own DB connection."""
     with app.app_context(), bind_request_id(request_id):
         svc = services()
         try:
             return _handle_and_remember(svc, inbound, key, job)
         finally:
+            alive.stop()
             database.close()
 
 

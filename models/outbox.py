@@ -1,7 +1,9 @@
 """The transactional outbox: transitions enqueue rows, the drainer claims and sends them.
 
 A row is claimed with a compare-and-set, so two drainers never send one row twice. A
-claim that is never settled (a drainer died mid-send) is taken back after a lease.
+claim that is never settled (a drainer died mid-send) is taken back after a short lease; a
+drainer still sending keeps its claim alive with a heartbeat (scheduler.drain), so the lease
+can be short without a slow send being taken over and doubled.
 """
 
 import threading
@@ -19,7 +21,8 @@ from models.enums import Channel, OutboundStatus
 from models.org import User
 from models.tickets import Ticket
 
-CLAIM_LEASE = timedelta(minutes=2)
+CLAIM_LEASE = timedelta(seconds=20)
+HEARTBEAT_S = 5.0
 BACKOFF_BASE_S = 15
 BACKOFF_CAP_S = 3600
 MAX_ATTEMPTS = 8
@@ -159,6 +162,15 @@ def claim_next() -> Outbound | None:
         if won:
             return Outbound.get_by_id(row.id)
     return None
+
+
+def heartbeat(row: Outbound) -> bool:
+    """Extend a claim still being worked on; False if it was lost."""
+    return bool(
+        Outbound.update(claimed_at=now())
+        .where((Outbound.id == row.id) & (Outbound.claim_token == row.claim_token))
+        .execute()
+    )
 
 
 def mark_sent(row: Outbound, *, channel: str, msgid: str | None = None) -> bool:

@@ -10,11 +10,13 @@ keeps the gateway free to grow, while tests still run against the real WeChatTra
 """
 
 import logging
+import threading
 from datetime import timedelta
 from typing import Protocol
 
 from models import outbox, trace
 from models.clock import now
+from models.db import database
 from models.enums import Channel, OutboundStatus
 from models.org import User
 from models.outbox import Outbound, OutboundMessage
@@ -105,10 +107,44 @@ def handle_one_outbound(
         trace.request_id.reset(token)
 
 
+class _Heartbeat:
+    """While a send runs past HEARTBEAT_S, extend the row's claim every HEARTBEAT_S (a timer
+    that never fires for the usual sub-second send)."""
+
+    def __init__(self, row: Outbound, every_s: float = outbox.HEARTBEAT_S):
+        self.row, self.every_s = row, every_s
+        self._stopped = threading.Event()
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self):
+        self._schedule()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stopped.set()
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _schedule(self):
+        if not self._stopped.is_set():
+            self._timer = threading.Timer(self.every_s, self._beat)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _beat(self):
+        try:
+            with database.connection_context():
+                outbox.heartbeat(self.row)
+        except Exception:
+            log.exception("outbound %s: heartbeat failed", self.row.id)
+        self._schedule()
+
+
 def _deliver(transport, row: Outbound, window, template_ids, max_attempts) -> bool:
     channel = choose_channel(row, window=window)
     try:
-        sent_channel, msgid = _send(transport, row, channel, template_ids)
+        with _Heartbeat(row):
+            sent_channel, msgid = _send(transport, row, channel, template_ids)
     except Exception as exc:
         permanent = getattr(exc, "permanent", None)
         if permanent is None:  # not a transport error: a bug or an unexpected failure

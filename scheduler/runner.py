@@ -6,9 +6,12 @@ leader that stalls past its lease and overlaps its successor for one run does no
 """
 
 import logging
+import os
 import signal
+import socket
 import threading
 import time
+import uuid
 from functools import partial
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -23,7 +26,7 @@ from scheduler.lease import Lease
 log = logging.getLogger("sidan.scheduler")
 
 LEASE_KEY = "scheduler:lease"
-LEASE_TTL_S = 30.0
+LEASE_TTL_S = 10.0
 DRAIN_EVERY_S = 5.0
 SWEEP_EVERY_S = 60.0
 
@@ -92,7 +95,9 @@ def run_forever(redis_client, transport, config, *, stop: threading.Event | None
     """Hold (or wait for) the lease and run the jobs until SIGTERM/SIGINT or `stop`."""
     stop = stop or threading.Event()
     _install_signals(stop)
-    lease = Lease(redis_client, config.REDIS_PREFIX + LEASE_KEY, ttl_s=lease_ttl_s)
+    # The owner names its host and pid, so an operator (or a chaos test) can tell who leads.
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    lease = Lease(redis_client, config.REDIS_PREFIX + LEASE_KEY, ttl_s=lease_ttl_s, owner=owner)
     sched = build_scheduler(lease, transport, config, **intervals)
     sched.start()
     log.info("scheduler %s started; waiting for the lease", lease.owner)
