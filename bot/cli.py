@@ -283,5 +283,36 @@ def outbox_retry(ids):
     click.echo(f"{retry_dead(list(ids) or None)} message(s) queued again")
 
 
+@main.group("inbox")
+def inbox_group():
+    """Messages parked because they could not be handled when they arrived."""
+
+
+@inbox_group.command("status")
+@with_appcontext
+def inbox_status():
+    """How many parked messages wait, and the ones that failed every replay."""
+    from bot import replay
+
+    box = replay.inbox(services())
+    dead = box.dead_entries()
+    click.echo(f"{box.waiting()} waiting for replay, {len(dead)} failed every replay")
+    for entry in dead:
+        click.echo(f"{entry.id}\t{entry.inbound.openid}\t{entry.inbound.kind}\t{entry.reason[:80]}")
+
+
+@inbox_group.command("replay")
+@click.option("--dead", is_flag=True, help="First put the failed ones back in the queue.")
+@with_appcontext
+def inbox_replay(dead):
+    """Replay what is due now (the scheduler does this every 10 s)."""
+    from bot import replay
+
+    svc = services()
+    if dead:
+        click.echo(f"{replay.inbox(svc).revive()} failed message(s) queued again")
+    click.echo(f"{replay.replay_due(svc, limit=10_000, budget_s=600)} message(s) replayed")
+
+
 if __name__ == "__main__":
     main()

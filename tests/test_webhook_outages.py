@@ -1,5 +1,7 @@
 """Nothing is lost when a service fails: the database down, Redis down, a conversation stuck."""
 
+# ruff: noqa: F811 (the `sidan` fixture is imported from tests.test_cli)
+
 import time
 
 import peewee
@@ -18,6 +20,7 @@ from models.enums import Channel
 from models.org import User
 from models.outbox import Outbound
 from models.tickets import Ticket
+from tests.test_cli import sidan  # noqa: F401
 
 URGENT = "楼道里飞线充电，晚上冒火花了"
 
@@ -163,3 +166,15 @@ def test_a_message_that_fails_every_replay_is_kept_for_the_operator(app, demo, m
     [dead] = box.dead_entries()
     assert dead.inbound.text == "楼道灯坏了" and "a bug" in dead.reason
     assert box.revive() == 1 and box.waiting() == 1
+
+
+def test_the_operator_sees_and_replays_parked_messages(app, demo, sidan):
+    from handlers.inbound import Inbound
+
+    svc = app.extensions["sidan"]
+    replay.inbox(svc).park(Inbound("demo_resident_1", "text", text=URGENT),
+                           svc.key("msg", "demo_resident_1", 7), "OperationalError: down")  # fmt: skip
+    assert "1 waiting for replay" in sidan("inbox", "status").output
+    assert "1 message(s) replayed" in sidan("inbox", "replay").output
+    assert Ticket.select().count() == 1
+    assert "0 waiting for replay" in sidan("inbox", "status").output
