@@ -152,3 +152,36 @@ def test_a_person_sending_too_fast_is_asked_to_wait(app, chat, demo):
     assert "我的工单" in replies[2]
     assert "太快" in replies[3]
     assert "我的工单" in chat("demo_resident_2").say("帮助")  # others are not slowed
+
+
+@pytest.fixture
+def internal_service():
+    """Something on the private network that must never be fetched on a message's say-so."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    hits = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server naming)
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_port, hits
+    server.shutdown()
+
+
+def test_a_picurl_is_fetched_only_from_wechats_media_hosts(app, chat, demo, internal_service):
+    port, hits = internal_service
+    resident = chat("demo_resident_1")
+    resident.photo(f"http://127.0.0.1:{port}/admin/secrets.jpg")
+    # A name on the allowed list that resolves to a private address is refused too.
+    app.extensions["sidan"].config.PHOTO_HOSTS = ("localhost",)
+    resident.photo(f"http://localhost:{port}/admin/secrets.jpg")
+    assert hits == []
