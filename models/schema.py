@@ -13,6 +13,7 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 from models.clock import now
 from models.corrections import Correction
 from models.db import BaseModel, database, is_postgres
+from models.grants import SubscribeGrant
 from models.org import Compound, InviteCode, OrgUnit, User, WorkUnit
 from models.outbox import Outbound
 from models.tickets import (
@@ -26,7 +27,7 @@ from models.tickets import (
 
 ALL_MODELS = [
     OrgUnit, WorkUnit, Compound, User, InviteCode, Ticket, TicketEvent, Rating, PointsEntry,
-    TicketSubscriber, TicketAssist, Outbound, Correction,
+    TicketSubscriber, TicketAssist, Outbound, Correction, SubscribeGrant,
 ]  # fmt: skip
 
 
@@ -120,6 +121,7 @@ def _v9_up(m) -> list:
         f"CREATE UNIQUE INDEX IF NOT EXISTS {EXTERNAL_REF_INDEX} "
         "ON ticket (channel, external_ref) WHERE external_ref IS NOT NULL"
     )
+    database.create_tables([SubscribeGrant])
     return [
         m.add_column("invite_code", "multi_use", peewee.BooleanField(default=False)),
         m.add_column("outbound", "request_id", peewee.CharField(max_length=64, null=True)),
@@ -128,13 +130,14 @@ def _v9_up(m) -> list:
 
 def _v9_down(m) -> list:
     database.execute_sql(f"DROP INDEX IF EXISTS {EXTERNAL_REF_INDEX}")
+    database.drop_tables([SubscribeGrant], safe=True)
     return [m.drop_column("invite_code", "multi_use"), m.drop_column("outbound", "request_id")]
 
 
 MIGRATIONS.append(
     Migration(
         9,
-        "operations: one ticket per external id, shared invite codes, request id on outbound",
+        "ops: unique external ids, shared invites, outbound request id, subscribe grants",
         _v9_up,
         _v9_down,
     )

@@ -14,7 +14,7 @@ import threading
 from datetime import timedelta
 from typing import Protocol
 
-from models import outbox, trace
+from models import grants, outbox, trace
 from models.clock import now
 from models.db import database
 from models.enums import Channel, OutboundStatus
@@ -71,8 +71,28 @@ def is_window_closed(exc: BaseException) -> bool:
     return "WindowClosed" in names or getattr(exc, "errcode", None) in WINDOW_ERRCODES
 
 
+class NoGrant(Exception):
+    """The person has no subscribe-message authorisation left for this template."""
+
+    permanent = True
+
+
+def _send_subscribe(transport: Transport, row: Outbound, template_ids) -> tuple[str, str]:
+    """Spend one of the person's grants for the template, give it back if the send fails."""
+    message = build_message(row, Channel.SUBSCRIBE, template_ids)
+    if not row.user_id or not grants.spend(row.user_id, message.template_id or ""):
+        raise NoGrant(f"no subscribe grant left for template {message.template_id}")
+    try:
+        return Channel.SUBSCRIBE, transport.send(message)
+    except Exception:
+        grants.refund(row.user_id, message.template_id)
+        raise
+
+
 def _send(transport: Transport, row: Outbound, channel: str, template_ids) -> tuple[str, str]:
     """Send on `channel`; on a closed window resend once as a template. Returns (channel, id)."""
+    if channel == Channel.SUBSCRIBE:
+        return _send_subscribe(transport, row, template_ids)
     try:
         return channel, transport.send(build_message(row, channel, template_ids))
     except Exception as exc:

@@ -33,9 +33,10 @@ class SidanApi(Api):
 
 
 def _blueprints() -> dict:
-    from bot.api import auth, dispatch, figures, photos, tasks, tickets
+    from bot.api import auth, dispatch, figures, grants, photos, tasks, tickets
 
-    return {m.blp.name: m.blp for m in (auth, tickets, tasks, dispatch, figures, photos)}
+    modules = (auth, tickets, tasks, dispatch, figures, photos, grants)
+    return {m.blp.name: m.blp for m in modules}
 
 
 def _configure(app, config) -> None:
