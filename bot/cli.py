@@ -314,5 +314,24 @@ def inbox_replay(dead):
     click.echo(f"{replay.replay_due(svc, limit=10_000, budget_s=600)} message(s) replayed")
 
 
+@main.command("retention")
+@click.option("--days", type=int, default=None, help="Override RETENTION_DAYS.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+@with_appcontext
+def retention_cmd(days, dry_run):
+    """Remove personal data from tickets finished more than RETENTION_DAYS ago."""
+    from models.retention import anonymise
+
+    days = days if days is not None else services().config.RETENTION_DAYS
+    report = anonymise(days, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    click.echo(
+        f"{verb} personal data of {report.tickets} ticket(s) finished over {days} days ago: "
+        f"{report.events} event note(s), {report.ratings} rating comment(s), "
+        f"{report.messages} message text(s), {report.reporters} external reporter(s); "
+        "the event history stays"
+    )
+
+
 if __name__ == "__main__":
     main()

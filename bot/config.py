@@ -70,6 +70,8 @@ class Config:
         # outbox drain interval.
         self.SCHEDULER_LEASE_TTL_S = float(_env("SCHEDULER_LEASE_TTL_S", "10"))
         self.SCHEDULER_DRAIN_EVERY_S = float(_env("SCHEDULER_DRAIN_EVERY_S", "5"))
+        # Days after closing that a ticket's personal data is kept (`sidan retention`).
+        self.RETENTION_DAYS = int(_env("RETENTION_DAYS", "730"))
         self.LOG_FORMAT = _env("LOG_FORMAT", "json")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
         self.TESTING = False

@@ -125,19 +125,24 @@ def _v9_up(m) -> list:
     return [
         m.add_column("invite_code", "multi_use", peewee.BooleanField(default=False)),
         m.add_column("outbound", "request_id", peewee.CharField(max_length=64, null=True)),
+        m.add_column("ticket", "anonymised_at", peewee.DateTimeField(null=True)),
     ]
 
 
 def _v9_down(m) -> list:
     database.execute_sql(f"DROP INDEX IF EXISTS {EXTERNAL_REF_INDEX}")
     database.drop_tables([SubscribeGrant], safe=True)
-    return [m.drop_column("invite_code", "multi_use"), m.drop_column("outbound", "request_id")]
+    return [
+        m.drop_column("invite_code", "multi_use"),
+        m.drop_column("outbound", "request_id"),
+        m.drop_column("ticket", "anonymised_at"),
+    ]
 
 
 MIGRATIONS.append(
     Migration(
         9,
-        "ops: unique external ids, shared invites, outbound request id, subscribe grants",
+        "ops: unique external ids, shared invites, request ids, grants, retention",
         _v9_up,
         _v9_down,
     )

@@ -58,6 +58,8 @@ class Ticket(BaseModel):
     taken_at = peewee.DateTimeField(null=True)
     resolved_at = peewee.DateTimeField(null=True, index=True)
     closed_at = peewee.DateTimeField(null=True, index=True)
+    # When retention removed its personal data (models.retention); NULL while it holds any.
+    anonymised_at = peewee.DateTimeField(null=True)
 
     @property
     def number(self) -> str:
