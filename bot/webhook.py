@@ -7,6 +7,7 @@ goes out later through the outbox as a customer-service message.
 """
 
 import contextlib
+import hashlib
 import logging
 import threading
 import time
@@ -265,19 +266,41 @@ def _work(app, inbound, key: str, job: _Job, request_id: str, alive) -> tuple[st
 
 
 def _handle_and_remember(svc, inbound, key: str, job: _Job) -> tuple[str, str]:
+    _replay_first(svc)
     try:
-        # Older parked messages first, so a person's messages keep their order.
-        replay.replay_due(svc, limit=REPLAY_ON_REQUEST, budget_s=REPLAY_ON_REQUEST_S)
         reply = handle_inbound(inbound, make_context(svc), svc.config)
     except Exception as exc:
         return _park(svc, inbound, key, exc, job), "parked"
     svc.redis.set(key, reply, ex=DEDUP_TTL_S)
     with job.lock:
         if job.late and reply:
-            replay.push_reply(inbound.openid, reply, dedupe_key=f"late:{key}")
-            metrics.LATE_PUSHES.inc()
+            _push_late(svc, inbound, key, reply)
             return reply, "late"
     return reply, "ok"
+
+
+def _replay_first(svc) -> None:
+    """Older parked messages first, so a person's messages keep their order. A failure here
+    is the replay's business: it never costs the live message."""
+    try:
+        replay.replay_due(svc, limit=REPLAY_ON_REQUEST, budget_s=REPLAY_ON_REQUEST_S)
+    except Exception:
+        log.exception("replaying parked messages before a live one failed")
+
+
+def _push_late(svc, inbound, key: str, reply: str) -> None:
+    """The answer missed WeChat's window: push it. If even that cannot be queued (the database
+    went away meanwhile), park the answer itself so the replay only pushes it."""
+    dedupe = "late:" + hashlib.sha1(key.encode()).hexdigest()
+    try:
+        replay.push_reply(inbound.openid, reply, dedupe_key=dedupe)
+        metrics.LATE_PUSHES.inc()
+    except Exception as exc:
+        log.warning("late reply to %s parked: %s", mask(inbound.openid), exc)
+        box = replay.inbox(svc)
+        entry = box.park(inbound, key, f"late push failed: {type(exc).__name__}")
+        entry.reply = reply
+        box.save(entry)
 
 
 def _park(svc, inbound, key: str, exc: Exception, job: _Job) -> str:

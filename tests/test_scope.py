@@ -66,3 +66,10 @@ def test_the_demo_invite_code_makes_any_new_user_a_volunteer(chat, demo):
     assert "无效" in chat("demo_dispatcher_1").say("邀请码 VOL-DEMO")
     assert demo.dispatcher_1.role == Role.DISPATCHER
     assert InviteCode.get(InviteCode.code == "VOL-DEMO").used_by_id is None
+
+
+def test_a_one_use_invite_code_works_once(chat, demo):
+    InviteCode.create(code="ONCE-1", role=Role.VOLUNTEER, org_unit=demo.dispatcher_1.org_unit)
+    assert "志愿者" in chat("first_comer").say("邀请码 ONCE-1")
+    assert "无效或已经用过" in chat("second_comer").say("邀请码 ONCE-1")
+    assert User.get(User.openid == "second_comer").role == Role.RESIDENT
