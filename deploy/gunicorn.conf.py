@@ -11,8 +11,11 @@ import shutil
 # Prometheus multiprocess mode: must be set before the app (and prometheus_client) loads.
 # Fresh files per start (old workers' samples must not be summed again); made here, since
 # preload_app loads the app before any server hook runs.
+# gunicorn reads this file again on HUP (a reload): wipe only at the master's first start.
 metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/run/sidan/metrics")
-shutil.rmtree(metrics_dir, ignore_errors=True)
+if not os.environ.get("SIDAN_METRICS_DIR_READY"):
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    os.environ["SIDAN_METRICS_DIR_READY"] = "1"
 os.makedirs(metrics_dir, exist_ok=True)
 
 wsgi_app = "bot.app:create_app()"

@@ -31,11 +31,6 @@ SWEEP_BACKLOG = Gauge(
     "Tickets due for the sweep when it started",
     multiprocess_mode="mostrecent",
 )
-CLASSIFIER_SECONDS = Histogram(
-    "sidan_classifier_seconds",
-    "Time to classify one message",
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
-)
 
 
 def touch() -> None:
