@@ -324,13 +324,29 @@ def retention_cmd(days, dry_run):
 
     days = days if days is not None else services().config.RETENTION_DAYS
     report = anonymise(days, dry_run=dry_run)
+    files = _delete_photos(report.photos)
     verb = "would remove" if dry_run else "removed"
     click.echo(
         f"{verb} personal data of {report.tickets} ticket(s) finished over {days} days ago: "
         f"{report.events} event note(s), {report.ratings} rating comment(s), "
-        f"{report.messages} message text(s), {report.reporters} external reporter(s); "
-        "the event history stays"
+        f"{report.messages} message text(s), {report.reporters} external reporter(s), "
+        f"{files} photo file(s); the event history stays"
     )
+
+
+def _delete_photos(refs: list[str]) -> int:
+    """Delete our stored photos (and thumbnails) named by these refs; others are not ours."""
+    from flask import current_app
+
+    from bot.storage import KEY_PATTERN
+
+    store = current_app.extensions["sidan_api"]["storage"]
+    deleted = 0
+    for ref in refs:
+        key = ref.rsplit("/", 1)[-1]
+        if KEY_PATTERN.match(key):
+            deleted += store.delete(key) + store.delete(key[:32] + "_t.jpg")
+    return deleted
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ notes and comments, the texts of messages sent about it, and the name and phone 
 who came from another system (Open311) once none of their tickets is open.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from models.clock import now
@@ -31,6 +31,7 @@ class RetentionReport:
     ratings: int = 0
     messages: int = 0
     reporters: int = 0
+    photos: list[str] = field(default_factory=list)  # refs whose files the caller may delete
 
 
 def due(days: int):
@@ -54,6 +55,8 @@ def anonymise(days: int, *, dry_run: bool = False) -> RetentionReport:
         if dry_run:
             report.tickets = due(days).count()
             break
+        report.photos += [p for t in Ticket.select(Ticket.photos).where(Ticket.id.in_(ids))
+                          for p in (t.photos or [])]  # fmt: skip
         _scrub(ids)
     report.reporters = _external_reporters(dry_run)
     return report

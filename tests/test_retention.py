@@ -66,3 +66,22 @@ def test_reporters_from_other_systems_lose_name_and_phone_with_their_last_ticket
     assert (
         demo.resident_1.phone == User.get_by_id(demo.resident_1.id).phone
     )  # residents keep theirs
+
+
+def test_the_photos_of_a_scrubbed_ticket_are_deleted_from_storage(demo, sidan, config,
+                                                                  monkeypatch):  # fmt: skip
+    from bot.storage import LocalStorage
+
+    monkeypatch.setenv("MEDIA_ROOT", config.MEDIA_ROOT)
+    store = LocalStorage(config.MEDIA_ROOT, "http://testserver/api/v1/photos")
+    key = "ab" * 16
+    store.save(f"{key}.jpg", b"photo")
+    store.save(f"{key}_t.jpg", b"thumb")
+    ticket = closed_ticket(demo)
+    Ticket.update(photos=[store.url(f"{key}.jpg"), "media:wechat-id"]).where(
+        Ticket.id == ticket.id
+    ).execute()
+    clock.advance(timedelta(days=800))
+    assert "2 photo file(s)" in sidan("retention", "--days", "730").output
+    assert not store.exists(f"{key}.jpg") and not store.exists(f"{key}_t.jpg")
+    assert Ticket.get_by_id(ticket.id).photos == []
