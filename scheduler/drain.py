@@ -131,8 +131,8 @@ class _Heartbeat:
     """While a send runs past HEARTBEAT_S, extend the row's claim every HEARTBEAT_S (a timer
     that never fires for the usual sub-second send)."""
 
-    def __init__(self, row: Outbound, every_s: float = outbox.HEARTBEAT_S):
-        self.row, self.every_s = row, every_s
+    def __init__(self, row: Outbound, every_s: float | None = None):
+        self.row, self.every_s = row, every_s or outbox.HEARTBEAT_S
         self._stopped = threading.Event()
         self._timer: threading.Timer | None = None
 
