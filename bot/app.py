@@ -4,10 +4,13 @@ import logging
 import threading
 from dataclasses import dataclass
 
+import peewee
+import redis
 from flask import Flask, current_app, jsonify, request
+from playhouse.pool import MaxConnectionsExceeded
 from werkzeug.exceptions import HTTPException
 
-from bot import gateway
+from bot import gateway, hardening, logs, metrics
 from bot.config import Config
 from bot.services import connect_database, make_redis, make_transport
 from models.db import database
@@ -50,16 +53,17 @@ def create_app(config: Config | None = None, *, warm_classifier: bool = True, **
     redis_client = make_redis(config)
     app.extensions["sidan"] = Services(config, redis_client, make_transport(config, redis_client))
 
-    @app.before_request
-    def _open_db():
-        database.connect(reuse_if_open=True)
-
+    # No connection is opened before a route runs: the first query opens one (peewee's
+    # autoconnect), so GET verification, /healthz and /metrics work with the database down.
     @app.teardown_request
     def _close_db(exc):
         if not database.is_closed():
             database.close()
 
+    logs.init_app(app)
+    metrics.init_app(app)
     _register_blueprints(app)
+    hardening.init_app(app)  # after the API's per-route body caps
     _register_errors(app)
     if warm_classifier and not config.TESTING:
         # Loading jieba and training the classifier takes a second or two: do it now, off the
@@ -90,9 +94,25 @@ def _register_blueprints(app: Flask) -> None:
 
     @app.get("/healthz")
     def healthz():
-        database.execute_sql("SELECT 1")
-        services().redis.ping()
+        """The process is up (needs neither the database nor Redis)."""
         return {"ok": True}
+
+    @app.get("/readyz")
+    def readyz():
+        """The database and Redis answer: this worker can take traffic."""
+        checks = {"database": _probe(lambda: database.execute_sql("SELECT 1")),
+                  "redis": _probe(lambda: services().redis.ping())}  # fmt: skip
+        ready = all(checks.values())
+        return {"ok": ready, **checks}, 200 if ready else 503
+
+
+def _probe(check) -> bool:
+    try:
+        check()
+    except Exception as exc:
+        log.warning("readiness check failed: %s", exc)
+        return False
+    return True
 
 
 def _wants_json() -> bool:
@@ -106,6 +126,19 @@ def _register_errors(app: Flask) -> None:
             body = {"error": {"code": exc.name.lower().replace(" ", "_"), "message": _cn(exc)}}
             return jsonify(body), exc.code
         return _cn(exc), exc.code
+
+    @app.errorhandler(peewee.OperationalError)
+    @app.errorhandler(peewee.InterfaceError)
+    @app.errorhandler(MaxConnectionsExceeded)
+    @app.errorhandler(redis.RedisError)
+    def _outage(exc: Exception):
+        # A service is down, not a bug: say so (503 with Retry-After) rather than crash.
+        log.error("service unavailable on %s %s: %s", request.method, request.path, exc)
+        message = "系统正在维护，请稍后再试。"
+        headers = {"Retry-After": "30"}
+        if _wants_json():
+            return jsonify({"error": {"code": "unavailable", "message": message}}), 503, headers
+        return message, 503, headers
 
     @app.errorhandler(Exception)
     def _crash(exc: Exception):
@@ -122,6 +155,7 @@ _CN = {
     404: "没有找到。",
     405: "不支持这种请求方式。",
     413: "内容太大了。",
+    415: "不支持这种内容格式。",
     429: "操作太频繁了，请稍后再试。",
 }
 

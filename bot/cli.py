@@ -75,16 +75,33 @@ def serve(host, port, workers, threads):
 @click.option("--digests", is_flag=True, help="With --once: also send today's digests.")
 def scheduler_cmd(once, digests):
     """Run the scheduler: deadline sweep, rating loop, digests, outbound delivery."""
+    from bot import logs
     from scheduler.runner import run_forever, run_once
 
-    app = create_app(Config())
+    config = Config()
+    logs.configure(config.LOG_FORMAT, config.LOG_LEVEL)
+    app = create_app(config, warm_classifier=False)  # parked messages load it when needed
     with app.app_context():
         svc = services()
         if once:
             result = run_once(svc.transport, svc.config, digests=digests)
             click.echo(json.dumps(result, ensure_ascii=False))
             return
-        run_forever(svc.redis, svc.transport, svc.config)
+        run_forever(
+            svc.redis, svc.transport, svc.config, extra_jobs=_web_jobs(app),
+            lease_ttl_s=config.SCHEDULER_LEASE_TTL_S, drain_every_s=config.SCHEDULER_DRAIN_EVERY_S,
+        )  # fmt: skip
+
+
+def _web_jobs(app) -> list:
+    """The scheduler's jobs that belong to the web layer: replaying parked messages."""
+    from bot import replay
+
+    def replay_parked():
+        with app.app_context():
+            replay.replay_due(services())
+
+    return [("replay_parked", replay_parked, 10.0)]
 
 
 @main.command("run", with_appcontext=False)
@@ -93,6 +110,7 @@ def scheduler_cmd(once, digests):
 def run_all(host, port):
     """Everything on one machine: database, demo data, web server and scheduler."""
     env = dict(os.environ)
+    env.setdefault("LOG_FORMAT", "text")  # a terminal, not a log collector
     redis_server = None
     if not env.get("REDIS_URL"):
         redis_server = _start_embedded_redis()
@@ -264,6 +282,72 @@ def outbox_retry(ids):
     from models.outbox import retry_dead
 
     click.echo(f"{retry_dead(list(ids) or None)} message(s) queued again")
+
+
+@main.group("inbox")
+def inbox_group():
+    """Messages parked because they could not be handled when they arrived."""
+
+
+@inbox_group.command("status")
+@with_appcontext
+def inbox_status():
+    """How many parked messages wait, and the ones that failed every replay."""
+    from bot import replay
+
+    box = replay.inbox(services())
+    dead = box.dead_entries()
+    click.echo(f"{box.waiting()} waiting for replay, {len(dead)} failed every replay")
+    for entry in dead:
+        click.echo(f"{entry.id}\t{entry.inbound.openid}\t{entry.inbound.kind}\t{entry.reason[:80]}")
+
+
+@inbox_group.command("replay")
+@click.option("--dead", is_flag=True, help="First put the failed ones back in the queue.")
+@with_appcontext
+def inbox_replay(dead):
+    """Replay what is due now (the scheduler does this every 10 s)."""
+    from bot import replay
+
+    svc = services()
+    if dead:
+        click.echo(f"{replay.inbox(svc).revive()} failed message(s) queued again")
+    click.echo(f"{replay.replay_due(svc, limit=10_000, budget_s=600)} message(s) replayed")
+
+
+@main.command("retention")
+@click.option("--days", type=int, default=None, help="Override RETENTION_DAYS.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+@with_appcontext
+def retention_cmd(days, dry_run):
+    """Remove personal data from tickets finished more than RETENTION_DAYS ago."""
+    from models.retention import anonymise
+
+    days = days if days is not None else services().config.RETENTION_DAYS
+    report = anonymise(days, dry_run=dry_run)
+    files = _delete_photos(report.photos)
+    verb = "would remove" if dry_run else "removed"
+    click.echo(
+        f"{verb} personal data of {report.tickets} ticket(s) finished over {days} days ago: "
+        f"{report.events} event note(s), {report.ratings} rating comment(s), "
+        f"{report.messages} message text(s), {report.reporters} external reporter(s), "
+        f"{files} photo file(s); the event history stays"
+    )
+
+
+def _delete_photos(refs: list[str]) -> int:
+    """Delete our stored photos (and thumbnails) named by these refs; others are not ours."""
+    from flask import current_app
+
+    from bot.storage import KEY_PATTERN
+
+    store = current_app.extensions["sidan_api"]["storage"]
+    deleted = 0
+    for ref in refs:
+        key = ref.rsplit("/", 1)[-1]
+        if KEY_PATTERN.match(key):
+            deleted += store.delete(key) + store.delete(key[:32] + "_t.jpg")
+    return deleted
 
 
 # Incentives: the points shop, volunteers' yearly report, property lists (bot/cli_incentives.py).

@@ -4,6 +4,8 @@ import json
 import os
 from pathlib import Path
 
+from bot.webhook_guard import DEFAULT_PHOTO_HOSTS
+
 
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
@@ -53,6 +55,27 @@ class Config:
         self.MAX_SIGNATURE_AGE_S = int(_env("MAX_SIGNATURE_AGE_S", "300"))
         self.DIGEST_HOUR = int(_env("DIGEST_HOUR", "8"))
         self.CONVERSATION_TTL_S = int(_env("CONVERSATION_TTL_S", "1800"))
+        # Operations (docs/operations.md).
+        self.WEBHOOK_RATE_PER_MIN = int(_env("WEBHOOK_RATE_PER_MIN", "30"))
+        self.OPEN311_RATE_LIMIT = _env("OPEN311_RATE_LIMIT", "60/minute")
+        self.CONVERSATION_LOCK_WAIT_S = float(_env("CONVERSATION_LOCK_WAIT_S", "45"))
+        # Chat photos are fetched only from these hosts (and their subdomains).
+        self.PHOTO_HOSTS = tuple(
+            h.strip().lower()
+            for h in (_env("PHOTO_HOSTS", ",".join(DEFAULT_PHOTO_HOSTS)) or "").split(",")
+            if h.strip()
+        )
+        self.PHOTO_ALLOW_PRIVATE = False  # tests only: a stand-in media host on 127.0.0.1
+        # Connections per process (web worker or scheduler); see docs/operations.md for sizing.
+        self.DB_POOL_SIZE = int(_env("DB_POOL_SIZE", "8"))
+        # The scheduler's leader lease (a standby takes over within about this long) and the
+        # outbox drain interval.
+        self.SCHEDULER_LEASE_TTL_S = float(_env("SCHEDULER_LEASE_TTL_S", "10"))
+        self.SCHEDULER_DRAIN_EVERY_S = float(_env("SCHEDULER_DRAIN_EVERY_S", "5"))
+        # Days after closing that a ticket's personal data is kept (`sidan retention`).
+        self.RETENTION_DAYS = int(_env("RETENTION_DAYS", "730"))
+        self.LOG_FORMAT = _env("LOG_FORMAT", "json")
+        self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
         self.TESTING = False
         # Optional API settings; each has a default in bot/api when unset.
         for name in OPTIONAL_API_SETTINGS:

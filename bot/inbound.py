@@ -23,9 +23,7 @@ def to_inbound(message) -> Inbound:
         return Inbound(openid, "voice", text=heard, media_id=message.media_id or "",
                        recognised=bool(heard))  # fmt: skip
     if isinstance(message, messages.LocationMessage):
-        lat, lng = float(message.location_x), float(message.location_y)
-        if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-            raise ValueError("location out of range")
+        lat, lng = _point(message.location_x, message.location_y)
         return Inbound(openid, "location", lat=lat, lng=lng, label=message.label or "")
     if isinstance(message, events.SubscribeScanEvent):
         return Inbound(openid, "event", event="subscribe", event_key=_scene(message.scene_id))
@@ -38,11 +36,19 @@ def to_inbound(message) -> Inbound:
     if isinstance(message, events.ClickEvent):
         return Inbound(openid, "event", event="click", event_key=message.key or "")
     if isinstance(message, events.LocationEvent):
-        return Inbound(openid, "event", event="location", lat=float(message.latitude),
-                       lng=float(message.longitude))  # fmt: skip
+        lat, lng = _point(message.latitude, message.longitude)
+        return Inbound(openid, "event", event="location", lat=lat, lng=lng)
     if isinstance(message, events.BaseEvent):
         return Inbound(openid, "event", event=str(message.event or ""))
     return Inbound(openid, "other")
+
+
+def _point(lat, lng) -> tuple[float, float]:
+    """A real place on Earth: finite, in range (NaN fails every comparison)."""
+    lat, lng = float(lat), float(lng)
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise ValueError("location out of range")
+    return lat, lng
 
 
 def _scene(value) -> str:

@@ -10,6 +10,7 @@ import hmac
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
+import peewee
 from flask import Blueprint, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
@@ -316,7 +317,9 @@ def _form() -> dict:
 def _check_key(form: dict) -> None:
     given = form.get("api_key", "")
     keys = current_app.extensions["sidan"].config.OPEN311_API_KEYS
-    if not given or not any(hmac.compare_digest(given, key) for key in keys):
+    # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a 403).
+    given_b = given.encode("utf-8", "replace")
+    if not given or not any(hmac.compare_digest(given_b, key.encode()) for key in keys):
         raise Open311Error(403, "api_key 无效，不能创建服务请求。")
 
 
@@ -385,17 +388,26 @@ def create_request(fmt):
         raise Open311Error(400, "请填写 description（问题描述）。")
     external = form.get("service_request_id", "").strip()[:64] or None
     if external:
-        existing = Ticket.get_or_none(
-            (Ticket.external_ref == external) & (Ticket.channel == "open311")
-        )
+        existing = _filed_as(external)
         if existing is not None:
             return _created(fmt, existing, 200)
     compound, lat, lng = _place(form)
-    ticket = lifecycle.submit(
-        reporter_for(form), description[:2000], code, compound=compound, lat=lat, lng=lng,
-        channel="open311", external_ref=external,
-    )  # fmt: skip
+    try:
+        ticket = lifecycle.submit(
+            reporter_for(form), description[:2000], code, compound=compound, lat=lat, lng=lng,
+            channel="open311", external_ref=external,
+        )  # fmt: skip
+    except peewee.IntegrityError:
+        # A concurrent POST with the same id won the unique index (channel, external_ref).
+        existing = _filed_as(external) if external else None
+        if existing is None:
+            raise
+        return _created(fmt, existing, 200)
     return _created(fmt, ticket, 201)
+
+
+def _filed_as(external: str) -> Ticket | None:
+    return Ticket.get_or_none((Ticket.external_ref == external) & (Ticket.channel == "open311"))
 
 
 def _created(fmt: str, ticket: Ticket, status: int) -> Response:

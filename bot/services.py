@@ -16,7 +16,10 @@ _fake_server = fakeredis.FakeServer()
 def make_redis(config: Config) -> redis.Redis:
     """A real Redis when REDIS_URL is set, else the in-process fakeredis."""
     if config.REDIS_URL:
-        return redis.Redis.from_url(config.REDIS_URL, decode_responses=True)
+        # Bounded waits: a Redis that stops answering must become an error the webhook can
+        # answer politely (and WeChat's 5 s respected), not a hung worker.
+        return redis.Redis.from_url(config.REDIS_URL, decode_responses=True,
+                                    socket_connect_timeout=2, socket_timeout=3)  # fmt: skip
     return fakeredis.FakeRedis(server=_fake_server, decode_responses=True)
 
 
@@ -45,4 +48,4 @@ def connect_database(config: Config):
     url = config.DATABASE_URL
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return open_database(url)
+    return open_database(url, pool_size=config.DB_POOL_SIZE)

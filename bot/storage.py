@@ -50,6 +50,10 @@ class Storage(ABC):
     def url(self, key: str) -> str:
         """An absolute URL a client can GET the blob from."""
 
+    def delete(self, key: str) -> bool:
+        """Remove the blob (retention); True if something was there."""
+        raise NotImplementedError
+
 
 class LocalStorage(Storage):
     """Files under a root directory, served back by the API at `base_url`/<key>."""
@@ -93,3 +97,15 @@ class LocalStorage(Storage):
     def url(self, key: str) -> str:
         """The public URL of the blob."""
         return f"{self.base_url}/{check_key(key)}"
+
+    def delete(self, key: str) -> bool:
+        """Remove the file; malformed keys and missing files are simply absent."""
+        try:
+            path = self._path(key)
+        except StorageError:
+            return False
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True

@@ -6,32 +6,28 @@ it is still being worked on). Work that overruns the budget answers `success` an
 goes out later through the outbox as a customer-service message.
 """
 
-import dataclasses
+import contextlib
+import hashlib
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-import requests
+import redis
 from flask import Blueprint, Response, abort, current_app, request
 from wechatpy import create_reply, parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
-from bot.api.errors import ApiError
-from bot.api.images import MAX_BYTES
-from bot.api.photos import keep_photo
+from bot import metrics, replay, webhook_texts
+from bot import webhook_guard as guard
 from bot.app import services
+from bot.handling import handle_inbound, make_context
 from bot.inbound import to_inbound
-from handlers import router, texts
-from handlers.context import Context
-from handlers.conversation import ConversationStore
+from bot.logs import bind_request_id, current_request_id, mask
 from models.db import database
-from models.enums import Channel
-from models.org import User
-from models.outbox import enqueue
 
 log = logging.getLogger("sidan.webhook")
 blueprint = Blueprint("webhook", __name__)
@@ -39,6 +35,10 @@ blueprint = Blueprint("webhook", __name__)
 MAX_BODY = 64 * 1024
 DEDUP_TTL_S = 600
 PENDING = "\x00pending"
+# A request replays at most this much parked work before its own message (in the background
+# thread, so the budget still holds: anything slower goes out by push).
+REPLAY_ON_REQUEST = 5
+REPLAY_ON_REQUEST_S = 1.0
 _executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="sidan-reply")
 
 
@@ -52,6 +52,7 @@ def verify():
 @blueprint.post("/wechat")
 def receive():
     """One message or event from WeChat."""
+    started = time.monotonic()
     if (request.content_length or 0) > MAX_BODY:
         abort(413)
     body = request.stream.read(MAX_BODY + 1)
@@ -66,17 +67,41 @@ def receive():
         xml = _decrypt(crypto, body)
     try:
         message = parse_message(xml)
+        guard.check_fields(message._data)
         inbound = to_inbound(message)
     except Exception:  # malformed XML or fields: WeChat never sends it, so refuse it
         log.info("malformed webhook body refused (%d bytes)", len(body))
+        metrics.webhook_done("malformed", "refused", started)
         abort(400)
-    reply = _answer_once(message, inbound)
+    try:
+        reply, outcome = _admit_and_answer(message, inbound, body, crypto is None)
+    except redis.RedisError as exc:
+        # Without Redis there is no dedup and no conversation: acting now could file a ticket
+        # twice on WeChat's retry. Say so plainly; the person sends again later.
+        log.error("webhook: Redis unreachable, message from %s not taken: %s",
+                  mask(inbound.openid), exc)  # fmt: skip
+        reply, outcome = webhook_texts.BUSY, "busy"
+    metrics.webhook_done(inbound.kind, outcome, started)
     if not reply:
         return Response("success", mimetype="text/plain")
     out = create_reply(reply, message).render()
     if crypto is not None:
         out = crypto.encrypt_message(out, request.args.get("nonce", ""), str(int(time.time())))
     return Response(out, mimetype="application/xml")
+
+
+def _admit_and_answer(message, inbound, body: bytes, plain: bool) -> tuple[str, str]:
+    """Replay and rate checks (Redis), then the answer; returns (reply, outcome)."""
+    svc = services()
+    if plain:
+        key = guard.nonce_key(svc.key(""), request.args)
+        if not guard.first_use_or_retry(svc.redis, key, body, svc.config.MAX_SIGNATURE_AGE_S * 2):
+            log.warning("webhook: signed URL replayed with another body, refused")
+            abort(403)
+    rate_key = svc.key("rate", "wechat", inbound.openid)
+    if not guard.within_rate(svc.redis, rate_key, svc.config.WEBHOOK_RATE_PER_MIN):
+        return webhook_texts.TOO_FAST, "rate_limited"
+    return _answer_once(message, inbound)
 
 
 def _check_signature(signature: str) -> None:
@@ -123,50 +148,103 @@ def _decrypt(crypto: WeChatCrypto, body: bytes) -> str:
 def _dedup_key(message) -> str:
     """FromUserName+MsgId for messages (a MsgId is only unique per sender: two people must never
     share one answer); for events FromUserName+CreateTime, plus the event and its key, since two
-    different clicks within one second are not a retry."""
-    msgid = getattr(message, "id", None)
+    different clicks within one second are not a retry. Raw strings, checked by the guard."""
+    data = message._data
+    msgid = data.get("MsgId")
     if msgid:
         return services().key("msg", message.source, msgid)
-    event = getattr(message, "event", "")
+    event = data.get("Event") or ""
     key = getattr(message, "key", None) or getattr(message, "scene_id", None) or ""
-    return services().key("evt", message.source, message.create_time, event, key)
+    return services().key("evt", message.source, data.get("CreateTime") or "", event, key)
 
 
-def _answer_once(message, inbound) -> str:
+def _answer_once(message, inbound) -> tuple[str, str]:
     """Act on a delivery once; a retry gets the first answer (or `success` meanwhile)."""
     svc = services()
     key = _dedup_key(message)
-    if not svc.redis.set(key, PENDING, nx=True, ex=DEDUP_TTL_S):
-        return _answer_of_earlier_delivery(key, svc)
-    reply = _run_in_budget(inbound, key)
-    return reply
+    claim = svc.redis.register_script(_CLAIM)
+    if not claim(keys=[key, key + ALIVE], args=[PENDING, DEDUP_TTL_S, ALIVE_TTL_S]):
+        metrics.DEDUP_HITS.inc()
+        return _answer_of_earlier_delivery(key, inbound, svc)
+    return _run_in_budget(inbound, key)
 
 
-def _answer_of_earlier_delivery(key: str, svc) -> str:
+def _answer_of_earlier_delivery(key: str, inbound, svc) -> tuple[str, str]:
+    """Wait for the first delivery's answer. If the worker handling it died (its liveness key
+    lapsed while the answer is still pending), this retry takes the message over: WeChat
+    retries exactly because it got no answer, and the person must not lose the message."""
     deadline = time.monotonic() + min(svc.config.REPLY_BUDGET_S, 3.0)
+    takeover = svc.redis.register_script(_TAKEOVER)
     while time.monotonic() < deadline:
         value = svc.redis.get(key)
         if value != PENDING:
-            return value or ""
+            return value or "", "retry"
+        if takeover(keys=[key, key + ALIVE], args=[PENDING, ALIVE_TTL_S]):
+            log.warning("webhook: the worker on %s's message died; this retry takes it over",
+                        mask(inbound.openid))  # fmt: skip
+            reply, _ = _run_in_budget(inbound, key)
+            return reply, "takeover"
         time.sleep(0.05)
-    return ""
+    return "", "retry"
 
 
-def _run_in_budget(inbound, key: str) -> str:
+# Liveness of the worker handling a message: refreshed while it works, gone soon after a kill.
+ALIVE = ":alive"
+ALIVE_TTL_S = 3
+_CLAIM = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
+_TAKEOVER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+class _Alive:
+    """Keeps `key:alive` fresh while a message is being handled (a timer thread)."""
+
+    def __init__(self, redis_client, key: str):
+        self.redis, self.key = redis_client, key + ALIVE
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="sidan-alive")
+        self._thread.start()
+
+    def _run(self):
+        while not self._stopped.wait(ALIVE_TTL_S / 3):
+            try:
+                self.redis.set(self.key, "1", ex=ALIVE_TTL_S)
+            except Exception:  # Redis trouble: the handler will meet it too
+                return
+
+    def stop(self):
+        self._stopped.set()
+        with contextlib.suppress(Exception):
+            self.redis.delete(self.key)
+
+
+def _run_in_budget(inbound, key: str) -> tuple[str, str]:
     svc = services()
     app = current_app._get_current_object()
     job = _Job()
-    future = _executor.submit(_work, app, inbound, key, job)
+    request_id = current_request_id()
+    alive = _Alive(svc.redis, key)
+    future = _executor.submit(_work, app, inbound, key, job, request_id, alive)
     try:
         return future.result(timeout=svc.config.REPLY_BUDGET_S)
     except FutureTimeout:
         with job.lock:
             if not future.done():
                 job.late = True
-                log.warning(
-                    "reply to %s overran the budget; it will follow by push", inbound.openid
-                )
-                return ""
+                log.warning("reply to %s overran the budget; it will follow by push",
+                            mask(inbound.openid))  # fmt: skip
+                return "", "late"
         return future.result()
 
 
@@ -176,56 +254,63 @@ class _Job:
         self.late = False
 
 
-def _work(app, inbound, key: str, job: _Job) -> str:
+def _work(app, inbound, key: str, job: _Job, request_id: str, alive) -> tuple[str, str]:
     """Handle the message in its own thread with its own DB connection."""
-    with app.app_context():
+    with app.app_context(), bind_request_id(request_id):
         svc = services()
-        ctx = Context(
-            store=ConversationStore(svc.redis, svc.config.REDIS_PREFIX),
-            redis=svc.redis,
-            prefix=svc.config.REDIS_PREFIX,
-            conversation_ttl_s=svc.config.CONVERSATION_TTL_S,
-        )
-        database.connect(reuse_if_open=True)
         try:
-            try:
-                inbound = _keep_photo(inbound)
-                reply = router.handle(inbound, ctx)
-            except Exception:
-                log.exception("handling a message from %s failed", inbound.openid)
-                # Let WeChat's retry try again rather than remember a failure.
-                svc.redis.delete(key)
-                return texts.ERROR
-            svc.redis.set(key, reply, ex=DEDUP_TTL_S)
-            with job.lock:
-                if job.late and reply:
-                    _push_late_reply(inbound.openid, reply)
-            return reply
+            return _handle_and_remember(svc, inbound, key, job)
         finally:
+            alive.stop()
             database.close()
 
 
-PHOTO_FETCH_TIMEOUT_S = 3
-
-
-def _keep_photo(inbound):
-    """A chat photo's PicUrl expires after about three days: fetch it now and keep our own
-    cleaned copy. The URL came in a signed message from WeChat; only http(s) is fetched.
-    On any failure the PicUrl is kept, so the report still goes through."""
-    if inbound.kind != "image" or not inbound.pic_url.startswith(("http://", "https://")):
-        return inbound
+def _handle_and_remember(svc, inbound, key: str, job: _Job) -> tuple[str, str]:
+    _replay_first(svc)
     try:
-        with requests.get(inbound.pic_url, timeout=PHOTO_FETCH_TIMEOUT_S, stream=True) as got:
-            got.raise_for_status()
-            data = got.raw.read(MAX_BYTES + 1, decode_content=True)  # a cap, not a trust
-        stored = keep_photo(data)
-    except (requests.RequestException, ApiError, OSError) as exc:
-        log.warning("kept the WeChat PicUrl of %s's photo: %s", inbound.openid, exc)
-        return inbound
-    return dataclasses.replace(inbound, pic_url=stored["url"])
+        reply = handle_inbound(inbound, make_context(svc), svc.config)
+    except Exception as exc:
+        return _park(svc, inbound, key, exc, job), "parked"
+    svc.redis.set(key, reply, ex=DEDUP_TTL_S)
+    with job.lock:
+        if job.late and reply:
+            _push_late(svc, inbound, key, reply)
+            return reply, "late"
+    return reply, "ok"
 
 
-def _push_late_reply(openid: str, reply: str) -> None:
-    user = User.get_or_none(User.openid == openid)
-    if user is not None:
-        enqueue(user, reply, channel=Channel.CS, template="reply")
+def _replay_first(svc) -> None:
+    """Older parked messages first, so a person's messages keep their order. A failure here
+    is the replay's business: it never costs the live message."""
+    try:
+        replay.replay_due(svc, limit=REPLAY_ON_REQUEST, budget_s=REPLAY_ON_REQUEST_S)
+    except Exception:
+        log.exception("replaying parked messages before a live one failed")
+
+
+def _push_late(svc, inbound, key: str, reply: str) -> None:
+    """The answer missed WeChat's window: push it. If even that cannot be queued (the database
+    went away meanwhile), park the answer itself so the replay only pushes it."""
+    dedupe = "late:" + hashlib.sha1(key.encode()).hexdigest()
+    try:
+        replay.push_reply(inbound.openid, reply, dedupe_key=dedupe)
+        metrics.LATE_PUSHES.inc()
+    except Exception as exc:
+        log.warning("late reply to %s parked: %s", mask(inbound.openid), exc)
+        box = replay.inbox(svc)
+        entry = box.park(inbound, key, f"late push failed: {type(exc).__name__}")
+        entry.reply = reply
+        box.save(entry)
+
+
+def _park(svc, inbound, key: str, exc: Exception, job: _Job) -> str:
+    """Keep a message we could not act on, so it is replayed instead of lost."""
+    if not replay.is_outage(exc):
+        log.exception("handling a message from %s failed; parked", mask(inbound.openid))
+    reason = f"{type(exc).__name__}: {exc}"
+    # Redis errors here propagate: with Redis gone too, nothing can be kept.
+    replay.inbox(svc).park(inbound, key, reason)
+    svc.redis.set(key, webhook_texts.PARKED, ex=DEDUP_TTL_S)
+    metrics.PARKED.labels(reason=replay.reason_label(exc)).inc()
+    with job.lock:
+        return "" if job.late else webhook_texts.PARKED

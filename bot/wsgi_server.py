@@ -17,9 +17,13 @@ class _Gunicorn(BaseApplication):
     def load(self):
         # Preloaded in the master: the classifier is trained once and the workers share it,
         # instead of each worker spending seconds of CPU on it while WeChat's 5 s run.
+        from bot import logs
+        from bot.config import Config
         from handlers.classifier import get_model
 
-        app = create_app(warm_classifier=False)
+        config = Config()
+        logs.configure(config.LOG_FORMAT, config.LOG_LEVEL)
+        app = create_app(config, warm_classifier=False)
         get_model()
         return app
 
@@ -37,5 +41,16 @@ def run_gunicorn(host: str, port: int, workers: int, threads: int) -> None:
             "timeout": 30,
             "accesslog": "-",
             "loglevel": "info",
+            "child_exit": _child_exit,
         }
     ).run()
+
+
+def _child_exit(server, worker) -> None:
+    """A dead worker's live gauges leave /metrics (prometheus-client multiprocess mode)."""
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

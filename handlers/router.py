@@ -14,7 +14,7 @@ from handlers import (
     worker,
 )
 from handlers.commands import fixed_command, normalize, parse_command
-from handlers.context import Context
+from handlers.context import Context, ConversationBusy
 from handlers.conversation import END, NOT_MINE, Conversation, Session
 from handlers.inbound import Inbound
 from models.enums import ASSIGNEE_ROLES, Role
@@ -45,9 +45,10 @@ def handle(message: Inbound, ctx: Context) -> str:
     user = touch_user(message.openid)
     # One message per person at a time: a photo and a text sent together must not race. This
     # runs off the request thread, so waiting here costs a late push, never a lost message.
-    lock = ctx.redis.lock(ctx.key("lock", message.openid), timeout=60, blocking_timeout=45)
+    lock = ctx.redis.lock(ctx.key("lock", message.openid), timeout=60,
+                           blocking_timeout=ctx.lock_wait_s)  # fmt: skip
     if not lock.acquire():
-        raise RuntimeError(f"conversation lock for {message.openid} held for 45 s")
+        raise ConversationBusy(f"conversation lock for {message.openid} held too long")
     try:
         return _handle(message, user, ctx)
     except TicketError as exc:

@@ -1,6 +1,6 @@
 """Who may do what to which ticket (DESIGN §10). Raises TicketError with a Chinese reason."""
 
-from models.enums import ASSIGNEE_ROLES, Role
+from models.enums import ASSIGNEE_ROLES, Level, Role
 from models.errors import TicketError
 from models.org import User
 from models.tickets import Ticket, TicketSubscriber
@@ -100,9 +100,41 @@ def may_take(actor: User, ticket: Ticket) -> None:
         raise TicketError(f"工单 {ticket.number} 已经派给别人了。", "conflict")
     if ticket.work_unit_id is not None and ticket.work_unit_id == actor.work_unit_id:
         return
-    if ticket.in_pool:
+    if ticket.in_pool and in_pool_reach(actor, ticket):
         return
+    if ticket.in_pool:
+        raise TicketError(f"没有找到您能接的工单 {ticket.number}。", "not_found")
     raise TicketError(f"工单 {ticket.number} 还没有派到志愿者接单池，暂时不能接。", "forbidden")
+
+
+def in_pool_reach(actor: User, ticket: Ticket) -> bool:
+    """A pool ticket reaches the volunteers of its street (what /pool and 附近工单 list, see
+    models.matching.open_orders); workers see the pool wherever their unit serves."""
+    if actor.role != Role.VOLUNTEER or actor.org_unit_id is None:
+        return True
+    street = actor.org_unit.ancestor_at(Level.STREET)
+    return ticket.area_path.startswith(street.path)
+
+
+def same_branch(a, b) -> bool:
+    """Two units on one line of the tree: one holds the other."""
+    return a is not None and b is not None and (a.contains(b) or b.contains(a))
+
+
+def require_target_in_scope(actor: User, to_user: User | None, to_unit=None) -> None:
+    """A dispatcher sends work only to people and units on their own branch of the tree
+    (their subtree, or the levels above it that serve it); city-wide units have no place."""
+    unit = actor.org_unit
+    places = []
+    if to_user is not None:
+        places.append(to_user.org_unit if to_user.org_unit_id else None)
+        if to_user.org_unit_id is None and to_user.work_unit_id:
+            places[-1] = to_user.work_unit.org_unit
+    if to_unit is not None:
+        places.append(to_unit.org_unit if to_unit.org_unit_id else None)
+    for place in places:
+        if place is not None and not same_branch(unit, place):
+            raise TicketError("只能派给您辖区内的志愿者、工作人员或单位。", "forbidden")
 
 
 def can_view(actor: User, ticket: Ticket) -> bool:
@@ -112,7 +144,7 @@ def can_view(actor: User, ticket: Ticket) -> bool:
     if actor.role in (Role.DISPATCHER, Role.SUPERVISOR):
         return in_scope(actor, ticket)
     if actor.role in ASSIGNEE_ROLES and ticket.is_open:
-        if ticket.in_pool and ticket.assignee_id is None:
+        if ticket.in_pool and ticket.assignee_id is None and in_pool_reach(actor, ticket):
             return True
         if ticket.work_unit_id is not None and ticket.work_unit_id == actor.work_unit_id:
             return True

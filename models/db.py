@@ -37,7 +37,7 @@ SQLITE_PRAGMAS = {
 _bound_url: str | None = None
 
 
-def open_database(url: str) -> peewee.Database:
+def open_database(url: str, pool_size: int = 8) -> peewee.Database:
     """Connect the models to the database at `url` (sqlite:///path or postgresql://...).
 
     Binding the same URL again keeps the existing handle (and its connection pool): a new
@@ -55,7 +55,11 @@ def open_database(url: str) -> peewee.Database:
     elif scheme.startswith("postgres"):
         # A pool: a fresh PostgreSQL connection per web request costs more than the request.
         pooled = url if "+pool" in scheme else url.replace(scheme, f"{scheme}+pool", 1)
-        db = connect(pooled, max_connections=32, stale_timeout=300, timeout=10)
+        # A small pool per process, waiting (not failing) when all are busy: N workers times
+        # the pool must stay under the server's max_connections (docs/operations.md). Idle
+        # connections older than a minute are closed at the next checkout.
+        db = connect(pooled, max_connections=pool_size, stale_timeout=60, timeout=10,
+                     connect_timeout=5)  # fmt: skip
     else:
         raise ValueError(f"unsupported DATABASE_URL scheme: {scheme!r}")
     database.initialize(db)

@@ -119,7 +119,9 @@ def _build() -> dict:
         openid="demo_worker_1", name="赵师傅", role=Role.WORKER, work_unit=companies[0],
         org_unit=happy,
     )  # fmt: skip
-    InviteCode.create(code="VOL-DEMO", role=Role.VOLUNTEER, org_unit=happy, created_at=now())
+    InviteCode.create(
+        code="VOL-DEMO", role=Role.VOLUNTEER, org_unit=happy, created_at=now(), multi_use=True
+    )  # README: "makes any new user a volunteer"
     demo_incentives.seed(happy)
     return {
         "created": True,

@@ -107,6 +107,8 @@ class InviteCode(BaseModel):
     expires_at = peewee.DateTimeField(null=True)
     used_by = peewee.ForeignKeyField(User, null=True)
     used_at = peewee.DateTimeField(null=True)
+    # A shared code (e.g. the demo's VOL-DEMO) makes any new user its role; never used up.
+    multi_use = peewee.BooleanField(default=False)
 
 
 def responsible_staff(unit: OrgUnit, role: Role) -> list[User]:
@@ -154,6 +156,13 @@ def redeem_invite(user: User, code: str) -> InviteCode | None:
             return None
         if invite.expires_at is not None and invite.expires_at < now():
             return None
+        if invite.multi_use:
+            # A shared code turns residents into its role; it never demotes staff.
+            if user.role != Role.RESIDENT:
+                return None
+            User.update(role=invite.role, org_unit=invite.org_unit,
+                        work_unit=invite.work_unit).where(User.id == user.id).execute()  # fmt: skip
+            return invite
         claimed = (
             InviteCode.update(used_by=user, used_at=now())
             .where((InviteCode.id == invite.id) & InviteCode.used_by.is_null())

@@ -1,7 +1,9 @@
 """The transactional outbox: transitions enqueue rows, the drainer claims and sends them.
 
 A row is claimed with a compare-and-set, so two drainers never send one row twice. A
-claim that is never settled (a drainer died mid-send) is taken back after a lease.
+claim that is never settled (a drainer died mid-send) is taken back after a short lease; a
+drainer still sending keeps its claim alive with a heartbeat (scheduler.drain), so the lease
+can be short without a slow send being taken over and doubled.
 """
 
 import threading
@@ -12,13 +14,15 @@ from datetime import timedelta
 
 import peewee
 
+from models import trace
 from models.clock import now
 from models.db import BaseModel, JSONField
 from models.enums import Channel, OutboundStatus
 from models.org import User
 from models.tickets import Ticket
 
-CLAIM_LEASE = timedelta(minutes=2)
+CLAIM_LEASE = timedelta(seconds=20)
+HEARTBEAT_S = 5.0
 BACKOFF_BASE_S = 15
 BACKOFF_CAP_S = 3600
 MAX_ATTEMPTS = 8
@@ -58,6 +62,8 @@ class Outbound(BaseModel):
     dedupe_key = peewee.CharField(max_length=128, null=True, unique=True)
     created_at = peewee.DateTimeField(default=now, index=True)
     sent_at = peewee.DateTimeField(null=True)
+    # The web request that queued it (bot.logs), so both sides' log lines can be matched.
+    request_id = peewee.CharField(max_length=64, null=True)
 
 
 Outbound.add_index(
@@ -89,6 +95,7 @@ def enqueue(
         "user": user.id, "openid": user.openid, "channel": channel, "template": template,
         "text": text, "data": data, "ticket": ticket.id if ticket is not None else None,
         "dedupe_key": dedupe_key, "created_at": now(), "next_attempt_at": now(),
+        "request_id": trace.current(),
     }  # fmt: skip
     pending = getattr(_batch, "rows", None)
     if pending is not None:
@@ -155,6 +162,15 @@ def claim_next() -> Outbound | None:
         if won:
             return Outbound.get_by_id(row.id)
     return None
+
+
+def heartbeat(row: Outbound) -> bool:
+    """Extend a claim still being worked on; False if it was lost."""
+    return bool(
+        Outbound.update(claimed_at=now())
+        .where((Outbound.id == row.id) & (Outbound.claim_token == row.claim_token))
+        .execute()
+    )
 
 
 def mark_sent(row: Outbound, *, channel: str, msgid: str | None = None) -> bool:

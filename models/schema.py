@@ -15,6 +15,7 @@ from models.clock import now
 from models.corrections import Correction
 from models.db import BaseModel, database, is_postgres
 from models.gaming import PointsFlag
+from models.grants import SubscribeGrant
 from models.org import Compound, InviteCode, OrgUnit, User, WorkUnit
 from models.outbox import Outbound
 from models.tickets import (
@@ -29,7 +30,7 @@ from models.wishes import ServiceOffer, WishFor
 
 ALL_MODELS = [
     OrgUnit, WorkUnit, Compound, User, InviteCode, Ticket, TicketEvent, Rating, PointsEntry,
-    TicketSubscriber, TicketAssist, Outbound, Correction,
+    TicketSubscriber, TicketAssist, Outbound, Correction, SubscribeGrant,
 ]  # fmt: skip
 # Incentives (schema v8): points shop, wish wall and service menu, points review, property lists.
 INCENTIVE_MODELS = [*shop.MODELS, WishFor, ServiceOffer, PointsFlag, *property_lists.MODELS]
@@ -133,6 +134,38 @@ def _incentives_down(m) -> list:
     return [m.drop_index("ticket", "ticket_kind_state"), m.drop_column("ticket", "kind")]
 
 
+EXTERNAL_REF_INDEX = "ticket_channel_external_ref"
+
+
+def _v9_up(m) -> list:
+    # Earlier races may have left duplicates: keep the first ticket's id, suffix the others'.
+    database.execute_sql(
+        "UPDATE ticket SET external_ref = SUBSTR(external_ref, 1, 40) || '~dup' || id "
+        "WHERE external_ref IS NOT NULL AND id NOT IN "
+        "(SELECT MIN(id) FROM ticket WHERE external_ref IS NOT NULL GROUP BY channel, external_ref)"
+    )
+    database.execute_sql(
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {EXTERNAL_REF_INDEX} "
+        "ON ticket (channel, external_ref) WHERE external_ref IS NOT NULL"
+    )
+    database.create_tables([SubscribeGrant])
+    return [
+        m.add_column("invite_code", "multi_use", peewee.BooleanField(default=False)),
+        m.add_column("outbound", "request_id", peewee.CharField(max_length=64, null=True)),
+        m.add_column("ticket", "anonymised_at", peewee.DateTimeField(null=True)),
+    ]
+
+
+def _v9_down(m) -> list:
+    database.execute_sql(f"DROP INDEX IF EXISTS {EXTERNAL_REF_INDEX}")
+    database.drop_tables([SubscribeGrant], safe=True)
+    return [
+        m.drop_column("invite_code", "multi_use"),
+        m.drop_column("outbound", "request_id"),
+        m.drop_column("ticket", "anonymised_at"),
+    ]
+
+
 MIGRATIONS.append(
     Migration(
         8,
@@ -141,6 +174,15 @@ MIGRATIONS.append(
         _incentives_down,
     )
 )
+MIGRATIONS.append(
+    Migration(
+        9,
+        "ops: unique external ids, shared invites, request ids, grants, retention",
+        _v9_up,
+        _v9_down,
+    )
+)
+
 LATEST = MIGRATIONS[-1].version
 
 

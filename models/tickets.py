@@ -63,6 +63,8 @@ class Ticket(BaseModel):
     taken_at = peewee.DateTimeField(null=True)
     resolved_at = peewee.DateTimeField(null=True, index=True)
     closed_at = peewee.DateTimeField(null=True, index=True)
+    # When retention removed its personal data (models.retention); NULL while it holds any.
+    anonymised_at = peewee.DateTimeField(null=True)
 
     @property
     def number(self) -> str:
@@ -112,6 +114,15 @@ Ticket.add_index(Ticket.org_unit, Ticket.state)
 Ticket.add_index(Ticket.reporter, Ticket.created_at)
 Ticket.add_index(Ticket.assignee, Ticket.state)
 Ticket.add_index(Ticket.kind, Ticket.state)
+
+
+# One ticket per request of another system: concurrent Open311 POSTs with one id cannot both
+# insert (schema v9).
+Ticket.add_index(
+    Ticket.index(
+        Ticket.channel, Ticket.external_ref, unique=True, where=Ticket.external_ref.is_null(False)
+    )  # fmt: skip
+)
 
 
 class TicketEvent(BaseModel):

@@ -10,14 +10,17 @@ keeps the gateway free to grow, while tests still run against the real WeChatTra
 """
 
 import logging
+import threading
 from datetime import timedelta
 from typing import Protocol
 
-from models import outbox
+from models import grants, outbox, trace
 from models.clock import now
-from models.enums import Channel
+from models.db import database
+from models.enums import Channel, OutboundStatus
 from models.org import User
 from models.outbox import Outbound, OutboundMessage
+from scheduler import metrics
 
 log = logging.getLogger("sidan.scheduler.drain")
 
@@ -68,8 +71,28 @@ def is_window_closed(exc: BaseException) -> bool:
     return "WindowClosed" in names or getattr(exc, "errcode", None) in WINDOW_ERRCODES
 
 
+class NoGrant(Exception):
+    """The person has no subscribe-message authorisation left for this template."""
+
+    permanent = True
+
+
+def _send_subscribe(transport: Transport, row: Outbound, template_ids) -> tuple[str, str]:
+    """Spend one of the person's grants for the template, give it back if the send fails."""
+    message = build_message(row, Channel.SUBSCRIBE, template_ids)
+    if not row.user_id or not grants.spend(row.user_id, message.template_id or ""):
+        raise NoGrant(f"no subscribe grant left for template {message.template_id}")
+    try:
+        return Channel.SUBSCRIBE, transport.send(message)
+    except Exception:
+        grants.refund(row.user_id, message.template_id)
+        raise
+
+
 def _send(transport: Transport, row: Outbound, channel: str, template_ids) -> tuple[str, str]:
     """Send on `channel`; on a closed window resend once as a template. Returns (channel, id)."""
+    if channel == Channel.SUBSCRIBE:
+        return _send_subscribe(transport, row, template_ids)
     try:
         return channel, transport.send(build_message(row, channel, template_ids))
     except Exception as exc:
@@ -96,9 +119,52 @@ def handle_one_outbound(
     row = outbox.claim_next()
     if row is None:
         return False
+    # Log lines about this row carry the id of the request that queued it.
+    token = trace.request_id.set(row.request_id or "")
+    try:
+        return _deliver(transport, row, window, template_ids, max_attempts)
+    finally:
+        trace.request_id.reset(token)
+
+
+class _Heartbeat:
+    """While a send runs past HEARTBEAT_S, extend the row's claim every HEARTBEAT_S (a timer
+    that never fires for the usual sub-second send)."""
+
+    def __init__(self, row: Outbound, every_s: float | None = None):
+        self.row, self.every_s = row, every_s or outbox.HEARTBEAT_S
+        self._stopped = threading.Event()
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self):
+        self._schedule()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stopped.set()
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _schedule(self):
+        if not self._stopped.is_set():
+            self._timer = threading.Timer(self.every_s, self._beat)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _beat(self):
+        try:
+            with database.connection_context():
+                outbox.heartbeat(self.row)
+        except Exception:
+            log.exception("outbound %s: heartbeat failed", self.row.id)
+        self._schedule()
+
+
+def _deliver(transport, row: Outbound, window, template_ids, max_attempts) -> bool:
     channel = choose_channel(row, window=window)
     try:
-        sent_channel, msgid = _send(transport, row, channel, template_ids)
+        with _Heartbeat(row):
+            sent_channel, msgid = _send(transport, row, channel, template_ids)
     except Exception as exc:
         permanent = getattr(exc, "permanent", None)
         if permanent is None:  # not a transport error: a bug or an unexpected failure
@@ -109,9 +175,12 @@ def handle_one_outbound(
             retry_after=getattr(exc, "retry_after", None),
         )  # fmt: skip
         log.warning("outbound %s attempt %s failed (%s): %s", row.id, row.attempts, status, error)
+        metrics.OUTBOX.labels(outcome="dead" if status == OutboundStatus.DEAD else "retried").inc()
         return True
     if not outbox.mark_sent(row, channel=sent_channel, msgid=msgid):
         log.error("outbound %s was sent but its claim had expired; check for a duplicate", row.id)
+        metrics.OUTBOX.labels(outcome="lost_claim").inc()
+    metrics.OUTBOX.labels(outcome="sent").inc()
     return True
 
 

@@ -5,14 +5,17 @@ the digest text in models.digest; jobs loop, guard and log.
 """
 
 import logging
+import time
 from collections import Counter
 
 import peewee
 
 from models import deadlines, digest
 from models.clock import now, to_local
+from models.enums import OutboundStatus
 from models.outbox import Outbound, enqueue
 from models.tickets import Ticket
+from scheduler import metrics
 from scheduler.drain import drain
 
 log = logging.getLogger("sidan.scheduler.jobs")
@@ -24,6 +27,15 @@ DRAIN_LIMIT = 200
 
 def sweep_job(batch: int = SWEEP_BATCH, max_batches: int = SWEEP_MAX_BATCHES) -> Counter:
     """Remind, escalate, ask for ratings and auto-close every due ticket (capped per run)."""
+    started = time.monotonic()
+    metrics.SWEEP_BACKLOG.set(Ticket.due_for_sweep(now()).order_by().count())
+    with metrics.SWEEP_SECONDS.time():
+        done = _sweep(batch, max_batches)
+    log.debug("sweep took %.3fs", time.monotonic() - started)
+    return done
+
+
+def _sweep(batch: int, max_batches: int) -> Counter:
     done: Counter = Counter()
     for _ in range(max_batches):
         due = list(Ticket.due_for_sweep(now()).limit(batch))
@@ -76,7 +88,21 @@ def digest_job(kind: str = "daily", at=None) -> int:
 
 def drain_job(transport, template_ids: dict | None = None, limit: int = DRAIN_LIMIT) -> int:
     """Send what the outbox holds (up to `limit` rows)."""
+    _outbox_gauges()
     handled = drain(transport, limit=limit, template_ids=template_ids)
     if handled:
         log.info("drain: %d message(s) handled", handled)
     return handled
+
+
+def _outbox_gauges() -> None:
+    """Queue length and the age of the oldest due row (both read the partial index)."""
+    waiting = Outbound.status.in_([OutboundStatus.PENDING, OutboundStatus.SENDING])
+    at = now()
+    metrics.OUTBOX_QUEUED.set(Outbound.select().where(waiting).count())
+    oldest = (
+        Outbound.select(peewee.fn.MIN(Outbound.next_attempt_at))
+        .where(waiting & (Outbound.next_attempt_at <= at))
+        .scalar()
+    )
+    metrics.DRAIN_LAG.set((at - oldest).total_seconds() if oldest else 0)

@@ -6,9 +6,12 @@ leader that stalls past its lease and overlaps its successor for one run does no
 """
 
 import logging
+import os
 import signal
+import socket
 import threading
 import time
+import uuid
 from functools import partial
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -23,7 +26,7 @@ from scheduler.lease import Lease
 log = logging.getLogger("sidan.scheduler")
 
 LEASE_KEY = "scheduler:lease"
-LEASE_TTL_S = 30.0
+LEASE_TTL_S = 10.0
 DRAIN_EVERY_S = 5.0
 SWEEP_EVERY_S = 60.0
 
@@ -47,8 +50,10 @@ def _guarded(name: str, fn, lease: Lease):
 
 
 def build_scheduler(lease: Lease, transport, config, *, drain_every_s=DRAIN_EVERY_S,
-                    sweep_every_s=SWEEP_EVERY_S) -> BackgroundScheduler:  # fmt: skip
-    """A BackgroundScheduler (Beijing time) with the sweep, drain and digest jobs."""
+                    sweep_every_s=SWEEP_EVERY_S, extra_jobs=()) -> BackgroundScheduler:  # fmt: skip
+    """A BackgroundScheduler (Beijing time) with the sweep, drain and digest jobs, plus
+    `extra_jobs` as (name, fn, every_s) from the layer above (the webhook's replay of parked
+    messages: scheduler/ may not import bot/)."""
     hour = int(getattr(config, "DIGEST_HOUR", 8))
     templates = getattr(config, "TEMPLATE_IDS", None) or {}
     sched = BackgroundScheduler(
@@ -67,6 +72,7 @@ def build_scheduler(lease: Lease, transport, config, *, drain_every_s=DRAIN_EVER
         ("daily_digest", partial(jobs.digest_job, "daily"), daily),
         ("weekly_digest", partial(jobs.digest_job, "weekly"), weekly),
     ]
+    table += [(name, fn, IntervalTrigger(seconds=every)) for name, fn, every in extra_jobs]
     for name, fn, trigger in table:
         sched.add_job(_guarded(name, fn, lease), trigger, id=name, name=name)
     return sched
@@ -89,7 +95,9 @@ def run_forever(redis_client, transport, config, *, stop: threading.Event | None
     """Hold (or wait for) the lease and run the jobs until SIGTERM/SIGINT or `stop`."""
     stop = stop or threading.Event()
     _install_signals(stop)
-    lease = Lease(redis_client, config.REDIS_PREFIX + LEASE_KEY, ttl_s=lease_ttl_s)
+    # The owner names its host and pid, so an operator (or a chaos test) can tell who leads.
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    lease = Lease(redis_client, config.REDIS_PREFIX + LEASE_KEY, ttl_s=lease_ttl_s, owner=owner)
     sched = build_scheduler(lease, transport, config, **intervals)
     sched.start()
     log.info("scheduler %s started; waiting for the lease", lease.owner)

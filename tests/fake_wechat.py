@@ -57,6 +57,8 @@ class FakeWeChat:
     def __init__(self, apps: dict[str, str] | None = None, timeout_sleep: float = 1.0):
         self.apps = apps  # appid -> secret; None accepts any pair
         self.timeout_sleep = timeout_sleep
+        # Seconds every send takes after it is recorded (delivered), as a slow network would.
+        self.send_latency_s = 0.0
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -181,6 +183,8 @@ class FakeWeChat:
         entry["errcode"] = payload.get("errcode", 0)
         entry["response"] = payload
         self._record(entry)
+        if path in _SEND_PATHS:
+            delay += self.send_latency_s
         return 200, payload, delay
 
     def _answer(self, path: str, query: dict, body) -> dict:

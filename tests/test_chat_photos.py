@@ -21,8 +21,11 @@ def jpeg_with_gps() -> bytes:
 
 
 @pytest.fixture
-def wechat_media():
-    """A stand-in for WeChat's image host (mmbiz.qpic.cn), on a real local port."""
+def wechat_media(app):
+    """A stand-in for WeChat's image host (mmbiz.qpic.cn), on a real local port (allowed here:
+    production fetches only from WeChat's media hosts, never a private address)."""
+    app.extensions["sidan"].config.PHOTO_HOSTS = ("127.0.0.1",)
+    app.extensions["sidan"].config.PHOTO_ALLOW_PRIVATE = True
     files = {"/pic.jpg": jpeg_with_gps(), "/not-a-photo": b"%PDF-1.4 nope"}
 
     class Handler(BaseHTTPRequestHandler):

@@ -20,6 +20,9 @@ from models.org import OrgUnit
 
 log = logging.getLogger("sidan.api")
 MAX_DAYS = 366
+# Dates a figure can be asked for: anything else is a typo, and date arithmetic near year 1
+# or 9999 would overflow.
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 
 blp = Blueprint("figures", __name__, url_prefix="/api/v1", description="领导：辖区数据")
 errors.install(blp)
@@ -27,7 +30,11 @@ errors.install(blp)
 
 def _window(args) -> tuple[date, date]:
     end = args.get("end") or to_local(now()).date()
+    if not EARLIEST <= end <= LATEST:
+        raise ApiError(422, "日期应在2000年到2099年之间。", "invalid")
     start = args.get("start") or end - timedelta(days=29)
+    if not (EARLIEST <= start <= LATEST and EARLIEST <= end <= LATEST):
+        raise ApiError(422, "日期应在2000年到2099年之间。", "invalid")
     if start > end or (end - start).days >= MAX_DAYS:
         raise ApiError(422, "起止日期不对：开始不能晚于结束，且最多查询一年。", "invalid")
     return start, end

@@ -43,7 +43,9 @@ def _open(data: bytes) -> Image.Image:
         return image
     except ApiError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # Pillow's own pixel cap, met before ours
+        raise ApiError(413, "照片像素太大了，请压缩后再上传。", "too_large") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ApiError(415, WRONG_TYPE, "unsupported_media_type") from None
 
 

@@ -51,4 +51,16 @@ def init_app(app, config, blueprints: dict) -> Limiter:
         key_func=user_key,
         exempt_when=lambda: request.method != "POST",
     )(blueprints["photos"])
+    _limit_open311(limiter, config)
     return limiter
+
+
+def _limit_open311(limiter: Limiter, config) -> None:
+    """Open311 callers are other systems with a key: a cap per address on creating requests."""
+    from bot import open311
+
+    limiter.limit(
+        getattr(config, "OPEN311_RATE_LIMIT", None) or "60/minute",
+        scope="open311-post",
+        exempt_when=lambda: request.method != "POST",
+    )(open311.blueprint)

@@ -100,7 +100,7 @@ class RequiredReasonSchema(Strict):
 
 
 class RateSchema(Strict):
-    score = f.Integer(required=True, validate=v.Range(min=1, max=5))
+    score = f.Integer(required=True, strict=True, validate=v.Range(min=1, max=5))
     comment = _text(500)
 
 

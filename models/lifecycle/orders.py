@@ -13,6 +13,7 @@ from models.access import (
     require_dispatcher,
     require_reporter,
     require_staff_in_scope,
+    require_target_in_scope,
 )
 from models.clock import now
 from models.db import database
@@ -112,6 +113,7 @@ def _target_changes(actor, ticket, to_user, to_unit, to_pool) -> dict:
     targets = sum(x is not None and x is not False for x in (to_user, to_unit, to_pool))
     if targets != 1:
         raise TicketError("请指定派给谁：一个人、一个单位，或“志愿者”（接单池）。", "invalid")
+    require_target_in_scope(actor, to_user, to_unit)
     if to_user is not None:
         if to_user.role not in (Role.VOLUNTEER, Role.WORKER):
             raise TicketError(f"{to_user.display_name()}不是志愿者或工作人员，不能接单。")

@@ -1,0 +1,160 @@
+"""Messages that could not be handled when they arrived, kept in Redis and replayed later.
+
+WeChat gives up on a message after `success` (or after three failed tries), so a message we
+could not act on (the database down, the person's conversation lock held too long, a failed
+handler) is parked here instead of being lost: the raw message, with an expiry, in a sorted
+set scored by the next time to try. The scheduler (and the next webhook request) replays it
+once the cause has gone, and the reply goes out by push.
+
+Exactly once: a replayer claims an entry with a compare-and-set on its score (a lease), and
+removes it only after handling. Two replayers never handle one entry at the same time; a
+replayer killed between handling and removing leaves it to be handled again after the lease
+(the one window where a message can be doubled, measured in docs/operations.md).
+"""
+
+import dataclasses
+import json
+import logging
+import time
+import uuid
+
+from bot.logs import mask
+from handlers.inbound import Inbound
+
+log = logging.getLogger("sidan.inbox")
+
+PARK_TTL_S = 3 * 24 * 3600  # WeChat's PicUrl and the person's patience both last about this
+CLAIM_LEASE_S = 60
+MAX_ATTEMPTS = 5
+RETRY_BASE_S = 10
+
+_CLAIM = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) <= tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+@dataclasses.dataclass
+class Parked:
+    """One parked message: what was sent, its dedup key, why it waits and how often it was tried."""
+
+    id: str
+    inbound: Inbound
+    dedup_key: str
+    reason: str
+    parked_at: float
+    attempts: int = 0
+    # Set once the handlers answered: a replay that then failed to push only pushes again.
+    reply: str | None = None
+
+    def dumps(self) -> str:
+        body = dataclasses.asdict(self)
+        return json.dumps(body, ensure_ascii=False)
+
+    @classmethod
+    def loads(cls, raw: str) -> "Parked":
+        body = json.loads(raw)
+        body["inbound"] = Inbound(**body["inbound"])
+        return cls(**body)
+
+
+class Inbox:
+    """The parked messages of one deployment (keys under `prefix`)."""
+
+    def __init__(self, redis_client, prefix: str):
+        self.redis = redis_client
+        self.queue = f"{prefix}inbox:due"
+        self.dead = f"{prefix}inbox:dead"
+        self.item_prefix = f"{prefix}inbox:item:"
+        self._claim = redis_client.register_script(_CLAIM)
+
+    def _item(self, entry_id: str) -> str:
+        return self.item_prefix + entry_id
+
+    def park(self, inbound: Inbound, dedup_key: str, reason: str) -> Parked:
+        """Keep a message for later; raises redis.RedisError when Redis is down too."""
+        entry = Parked(uuid.uuid4().hex, inbound, dedup_key, reason[:200], time.time())
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(self._item(entry.id), entry.dumps(), ex=PARK_TTL_S)
+        pipe.zadd(self.queue, {entry.id: entry.parked_at})
+        pipe.expire(self.queue, PARK_TTL_S)
+        pipe.execute()
+        log.warning("parked a %s message from %s: %s", inbound.kind, mask(inbound.openid),
+                    entry.reason)  # fmt: skip
+        return entry
+
+    def waiting(self) -> int:
+        """How many messages wait for replay."""
+        return self.redis.zcard(self.queue)
+
+    def claim(self, now: float | None = None) -> Parked | None:
+        """Claim the oldest due entry for CLAIM_LEASE_S, or None when nothing is due."""
+        now = time.time() if now is None else now
+        for entry_id in self.redis.zrangebyscore(self.queue, "-inf", now, start=0, num=10):
+            if not self._claim(keys=[self.queue], args=[entry_id, now, now + CLAIM_LEASE_S]):
+                continue  # another replayer got there first
+            raw = self.redis.get(self._item(entry_id))
+            if raw is None:  # expired: nothing left to replay
+                self.redis.zrem(self.queue, entry_id)
+                continue
+            return Parked.loads(raw)
+        return None
+
+    def done(self, entry: Parked) -> None:
+        """The entry was handled: forget it."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrem(self.queue, entry.id)
+        pipe.delete(self._item(entry.id))
+        pipe.execute()
+
+    def save(self, entry: Parked) -> None:
+        """Remember progress on a claimed entry (its reply)."""
+        self.redis.set(self._item(entry.id), entry.dumps(), ex=PARK_TTL_S)
+
+    def later(self, entry: Parked, delay_s: float) -> None:
+        """Give a claimed entry back, due again after `delay_s` (an outage: no attempt counted)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(self._item(entry.id), entry.dumps(), ex=PARK_TTL_S)
+        pipe.zadd(self.queue, {entry.id: time.time() + delay_s})
+        pipe.execute()
+
+    def failed(self, entry: Parked, reason: str) -> bool:
+        """Try again later with backoff; after MAX_ATTEMPTS keep it among the dead (True)."""
+        entry.attempts += 1
+        entry.reason = reason[:200]
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(self._item(entry.id), entry.dumps(), ex=PARK_TTL_S)
+        if entry.attempts >= MAX_ATTEMPTS:
+            pipe.zrem(self.queue, entry.id)
+            pipe.zadd(self.dead, {entry.id: time.time()})
+            pipe.expire(self.dead, PARK_TTL_S)
+        else:
+            pipe.zadd(self.queue, {entry.id: time.time() + RETRY_BASE_S * 2**entry.attempts})
+        pipe.execute()
+        return entry.attempts >= MAX_ATTEMPTS
+
+    def dead_entries(self) -> list[Parked]:
+        """Messages that failed every replay (kept for the operator until they expire)."""
+        entries = []
+        for entry_id in self.redis.zrange(self.dead, 0, -1):
+            raw = self.redis.get(self._item(entry_id))
+            if raw is not None:
+                entries.append(Parked.loads(raw))
+        return entries
+
+    def revive(self) -> int:
+        """Put every dead entry back in the queue (the operator fixed the cause)."""
+        count = 0
+        for entry in self.dead_entries():
+            entry.attempts = 0
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.set(self._item(entry.id), entry.dumps(), ex=PARK_TTL_S)
+            pipe.zrem(self.dead, entry.id)
+            pipe.zadd(self.queue, {entry.id: time.time()})
+            pipe.execute()
+            count += 1
+        return count
