@@ -40,7 +40,12 @@ def check_tree(value, depth: int = 0) -> None:
 
 
 class SafeJSONProvider(DefaultJSONProvider):
-    """Flask's JSON provider, refusing what check_tree refuses (as a 400, via ValueError)."""
+    """Flask's JSON provider, refusing what check_tree refuses (as a 400, via ValueError).
+
+    It is the app's one JSON (API, Open311, error pages): Chinese as UTF-8, not \\uXXXX."""
+
+    ensure_ascii = False
+    mimetype = "application/json; charset=utf-8"
 
     def loads(self, s, **kwargs):
         try:

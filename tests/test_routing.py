@@ -74,7 +74,11 @@ def test_points_favour_high_ratings_and_urgent_tickets():
 def test_a_bad_duration_in_the_table_is_refused(tmp_path):
     from models.routing import DATA_DIR, _parse
 
-    broken = (DATA_DIR / "routing.toml").read_text(encoding="utf-8").replace('dispatch = "10m"', 'dispatch = "ten"')
+    broken = (
+        (DATA_DIR / "routing.toml")
+        .read_text(encoding="utf-8")
+        .replace('dispatch = "10m"', 'dispatch = "ten"')
+    )
     path = tmp_path / "routing.toml"
     path.write_text(broken, encoding="utf-8")
     with pytest.raises(ValueError, match="bad duration"):

@@ -90,9 +90,6 @@ def init_app(app) -> None:
     }
     _configure(app, config)
     _docs_assets(app)
-    # One JSON for every endpoint (API, Open311, error pages): Chinese as UTF-8, not \uXXXX.
-    app.json.ensure_ascii = False
-    app.json.mimetype = "application/json; charset=utf-8"
     api = SidanApi(app)
     blueprints = _blueprints()
     for blueprint in blueprints.values():
