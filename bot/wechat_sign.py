@@ -2,14 +2,13 @@
 
 import hashlib
 import random
-import secrets
 import re
+import secrets
 import string
 import time
 from dataclasses import dataclass
 
 from wechatpy.crypto import WeChatCrypto
-
 
 
 def _new_msg_id() -> int:

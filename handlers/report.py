@@ -16,6 +16,7 @@ from models.places import compound_names, locate, similar_open_tickets
 
 CONFIRM_WORDS = {"确认", "确定", "是", "是的", "对", "好", "好的", "提交", "ok", "可以", "嗯"}
 NOT_DUPLICATE = {"不是", "否", "不", "不是的", "新的", "继续"}
+NO_DANGER = {"2", "0", "没有", "没", "无", "否", "不是", "不", "没事", "没有的", "都没有", "还好"}
 
 
 def _absorb(message, data: dict) -> None:
@@ -46,6 +47,7 @@ def _absorb_text(text: str, data: dict) -> None:
             alternatives=[code for code, _ in result.alternatives],
         )
     data["urgency"] = result.urgency
+    data["urgency_unsure"] = result.urgency_unsure
 
 
 def _only_place(text: str, mention) -> bool:
@@ -111,6 +113,8 @@ def _next_question(message, session):
     data = session.data
     if not data.get("text"):
         return texts.REPORT_ASK_WHAT, "describe"
+    if data.get("urgency_unsure") and not data.get("danger_answered"):
+        return texts.REPORT_DANGER_QUESTION, "danger"
     compound = _compound(session)
     if data.get("urgency") == Urgency.URGENT:
         if not _place_known(session):
@@ -172,6 +176,20 @@ def describe(message, session):
     if message.kind not in ("text", "voice"):
         return NOT_MINE
     _absorb(message, session.data)
+    return _next_question(message, session)
+
+
+def answer_danger(message, session):
+    """The one-tap danger question: "1" files as urgent; "2", "没有" or anything else goes on
+    with the normal questions (words other than a plain no are kept as more description)."""
+    if message.kind not in ("text", "voice"):
+        return NOT_MINE
+    answer = normalize(message.clean_text or "").strip("。.!！ ")
+    session.data["danger_answered"] = True
+    if answer == "1":
+        session.data["urgency"] = Urgency.URGENT.value
+    elif answer not in NO_DANGER:
+        _absorb(message, session.data)
     return _next_question(message, session)
 
 
@@ -238,6 +256,7 @@ REPORT = Conversation(
     entry_points=[start],
     states={
         "describe": [describe, add_detail],
+        "danger": [add_detail, answer_danger],
         "category": [add_detail, pick_category],
         "place": [add_detail, give_place],
         "duplicate": [choose_duplicate],
