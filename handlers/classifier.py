@@ -120,9 +120,10 @@ class _Model:
 
     def vector(self, text: str):
         """(feature indices, TF-IDF weights): sublinear tf, idf, l2 norm, like sklearn's."""
-        counts = Counter(i for i in map(self.index.get, features(text)) if i is not None)
-        if not counts:
-            return None
+        known = [f for f in features(text) if f in self.index]
+        if all(f.startswith("c1:") for f in known):
+            return None  # single letters or characters only: nothing understood
+        counts = Counter(self.index[f] for f in known)
         idx = self.np.fromiter(counts.keys(), dtype=self.np.int64, count=len(counts))
         tf = self.np.fromiter(counts.values(), dtype=self.np.float32, count=len(counts))
         w = (1.0 + self.np.log(tf)) * self.idf[idx]

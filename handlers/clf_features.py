@@ -16,6 +16,9 @@ from functools import cache
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+# Bump when features() changes what it returns: the shipped model is then stale and must be
+# rebuilt with `sidan classify --retrain --out handlers/data/model.npz` (a test checks).
+FEATURES_VERSION = "2"
 
 # Content: digits, latin letters, CJK. Everything else splits segments (emoji are kept as
 # their own one-character segments: 🔥 and 😭 say something).
@@ -134,6 +137,8 @@ def _marked_words(text: str) -> list[tuple[str, bool]]:
         scoped = 0
         negate_left = 0
         for seg in _SEGMENT_RE.findall(clause):
+            if seg.isdigit():
+                seg = "#"  # 3号楼, 502室: which number says nothing about the problem
             words = tok.lcut(seg, HMM=False) if seg[0] >= "\u3400" else [seg]
             for word in words:
                 if word in NOW_CUES:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from handlers.clf_features import DATA_DIR
+from handlers.clf_features import DATA_DIR, FEATURES_VERSION
 
 # The training data, oldest first (see data/corpus/PROVENANCE.md).
 TRAINING_FILES = (
@@ -61,7 +61,7 @@ def data_fingerprint() -> str:
         digest.update(path.read_bytes())
     for name in ("userdict.txt", "typos.tsv"):
         digest.update((DATA_DIR / name).read_bytes())
-    digest.update((Path(__file__).parent / "clf_features.py").read_bytes())
+    digest.update(FEATURES_VERSION.encode())
     return digest.hexdigest()[:16]
 
 
