@@ -144,8 +144,21 @@ def _start_embedded_redis():
 @main.command("classify", with_appcontext=False)
 @click.argument("text", required=False)
 @click.option("--file", "path", type=click.File("r", encoding="utf-8"), help="One message a line.")
-def classify_cmd(text, path):
+@click.option("--retrain", is_flag=True, help="Refit the model with the dispatchers' corrections.")
+@click.option("--report", is_flag=True, help="Per-category recall and the corrections' confusions.")
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Where --retrain writes.")
+def classify_cmd(text, path, retrain, report, out):
     """Print the category and urgency the classifier gives a message, as JSON."""
+    if retrain or report:
+        from handlers import clf_report
+
+        app = create_app(Config(), warm_classifier=False)
+        with app.app_context():
+            if retrain:
+                click.echo(clf_report.retrain(out))
+            if report:
+                click.echo(clf_report.report())
+        return
     from handlers.classifier import classify
 
     if (text is None) == (path is None):
@@ -158,6 +171,8 @@ def classify_cmd(text, path):
             "urgency": result.urgency,
             "confidence": round(result.confidence, 3),
             "alternatives": [[code, round(score, 3)] for code, score in result.alternatives],
+            "danger": round(result.danger, 3),
+            "urgency_unsure": result.urgency_unsure,
         }
         click.echo(json.dumps(row, ensure_ascii=False))
 

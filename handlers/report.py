@@ -20,6 +20,7 @@ CONFIRM_WORDS = {"确认", "确定", "是", "是的", "对", "好", "好的", "�
 NOT_DUPLICATE = {"不是", "否", "不", "不是的", "新的", "继续", "不是同一件", "不一样", "新问题"}
 SAME_AS_OFFERED = {"是", "是的", "对", "对的", "同一件", "是同一件", "一样", "就是这个", "嗯"}
 MERGE_WORDS = {"补充进去", "合并", "同一件", "是同一件", "一起", "一起报", "加进去", "补充"}
+NO_DANGER = {"2", "0", "没有", "没", "无", "否", "不是", "不", "没事", "没有的", "都没有", "还好"}
 
 
 def _absorb(message, data: dict) -> None:
@@ -58,6 +59,7 @@ def _absorb_text(text: str, data: dict) -> None:
             alternatives=[code for code, _ in result.alternatives],
         )
     data["urgency"] = result.urgency
+    data["urgency_unsure"] = result.urgency_unsure
 
 
 def _only_place(text: str, mention) -> bool:
@@ -125,6 +127,8 @@ def _next_question(message, session):
     data = session.data
     if not data.get("text"):
         return _ask_what(session), "describe"
+    if data.get("urgency_unsure") and not data.get("danger_answered"):
+        return texts.REPORT_DANGER_QUESTION, "danger"
     compound = _compound(session)
     if data.get("urgency") == Urgency.URGENT:
         if not _place_known(session):
@@ -242,6 +246,20 @@ def describe(message, session):
     if not smalltalk.describes_problem(message.clean_text):
         return rtexts.ASK_WHAT_AGAIN, None
     _absorb(message, session.data)
+    return _next_question(message, session)
+
+
+def answer_danger(message, session):
+    """The one-tap danger question: "1" files as urgent; "2", "没有" or anything else goes on
+    with the normal questions (words other than a plain no are kept as more description)."""
+    if message.kind not in ("text", "voice"):
+        return NOT_MINE
+    answer = normalize(message.clean_text or "").strip("。.!！ ")
+    session.data["danger_answered"] = True
+    if answer == "1":
+        session.data["urgency"] = Urgency.URGENT.value
+    elif answer not in NO_DANGER:
+        _absorb(message, session.data)
     return _next_question(message, session)
 
 
@@ -375,6 +393,7 @@ REPORT = Conversation(
     entry_points=[start],
     states={
         "describe": [describe, add_detail],
+        "danger": [add_detail, answer_danger],
         "category": [add_detail, pick_category],
         "place": [add_detail, give_place],
         "duplicate": [add_detail, choose_duplicate],

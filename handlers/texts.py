@@ -113,6 +113,8 @@ REPORT_FILED_URGENT = (
 )
 REPORT_URGENT_NEED_PLACE = "{advice}\n这件事很紧急，请马上发送位置或告诉我小区和楼号，我立即上报。"
 REPORT_NOTED = "已补充。"
+# Asked first when the classifier is unsure whether someone is in danger (one tap: 1).
+REPORT_DANGER_QUESTION = "现在有人受伤、被困或有明火/燃气味吗？回复 1 立即上报"
 DUPLICATE_OFFER = (
     "附近已经有人反映了类似的问题：\n{items}\n"
     "是不是同一件？回复对应数字关注这一件（有进展会告诉您），回复“不是”继续提交新工单。"

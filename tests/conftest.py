@@ -185,7 +185,10 @@ def live_server_factory():
 
 @pytest.fixture
 def live_server(app, live_server_factory):
-    """The test app on a real HTTP port."""
+    """The test app on a real HTTP port, with the classifier loaded as the app's warm-up does."""
+    from handlers.classifier import get_model
+
+    get_model()
     return live_server_factory(app)
 
 

@@ -29,7 +29,7 @@ def test_resident_files_by_text_with_their_bound_compound(chat, demo):
 
 def test_resident_files_by_voice(chat, demo):
     resident = chat("demo_resident_2")
-    summary = resident.voice("楼上卫生间漏水 漏到我家天花板上了")
+    summary = resident.voice("楼上卫生间漏水 天花板湿了好几天了")
     assert "供水/漏水" in summary
     ticket = Ticket.get_by_id(number_in(resident.say("确认")))
     assert ticket.category == "water_supply" and "漏水" in ticket.text
@@ -81,7 +81,7 @@ def test_unsure_category_offers_numbered_choices(chat, demo):
 
 def test_a_neighbour_can_join_an_existing_ticket(chat, demo):
     first = chat("demo_resident_1")
-    first.say("3号楼楼道灯坏了")
+    first.say("3号楼楼道灯坏了好几天了")
     number = number_in(first.say("确认"))
     neighbour = chat("demo_resident_2")
     offer = neighbour.say("楼道的灯不亮了")
@@ -131,7 +131,7 @@ def test_the_whole_loop_dispatch_take_resolve_rate_points(app, chat, demo, mode)
 
 def test_an_unhappy_rating_reopens_and_tells_the_resident(chat, demo):
     resident, volunteer = chat("demo_resident_1"), chat("demo_volunteer_1")
-    resident.say("3号楼楼道灯坏了")
+    resident.say("3号楼楼道灯坏了好几天了")
     n = number_in(resident.say("确认"))
     chat("demo_dispatcher_1").say(f"派单 #{n} 给 王建国")
     volunteer.say(f"接单 #{n}")

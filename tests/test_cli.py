@@ -54,7 +54,9 @@ def test_scenes_and_invites(sidan):
 def test_classify_prints_json_one_line_per_message(sidan, tmp_path):
     row = json.loads(sidan("classify", "楼道里有人飞线充电").output)
     assert row["category"] == "fire_safety"
-    assert set(row) == {"category", "urgency", "confidence", "alternatives"}
+    assert set(row) == {
+        "category", "urgency", "confidence", "alternatives", "danger", "urgency_unsure",
+    }  # fmt: skip
     messages = tmp_path / "hotline.txt"
     messages.write_text("电梯困人了\n小区垃圾没人清运\n", encoding="utf-8")
     rows = [

@@ -16,7 +16,7 @@ def test_the_webhook_runs_a_conversation_without_redis_url(config, demo, live_se
     app = create_app(config)
     url = live_server_factory(app)
     resident = ChatClient(url, config.WECHAT_TOKEN, "demo_resident_1")
-    assert "类别：供电/照明" in resident.say("3号楼楼道灯坏了")
+    assert "类别：供电/照明" in resident.say("3号楼楼道灯坏了好几天了")
     assert "工单号 #1" in resident.say("确认")
 
 

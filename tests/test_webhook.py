@@ -60,7 +60,7 @@ def test_safe_mode_with_a_wrong_message_signature_is_refused(live_server, app, c
 def test_the_same_msgid_three_times_at_once_acts_once(live_server, config, demo, chat):
     get_model()  # as the production app does at start: loading it is not the point here
     client = chat("demo_resident_1")
-    body = client.signer.text("楼道里飞线充电，晚上冒火花了", msg_id=777001)
+    body = client.signer.text("楼道里飞线充电，插座在冒火花", msg_id=777001)
     barrier = threading.Barrier(3)
     replies = []
 

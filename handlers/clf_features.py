@@ -1,0 +1,175 @@
+"""Text -> feature strings for the classifier, shared by training and run time.
+
+Features are jieba words (``w:``) and character 1-3-grams (``c:``) of the normalised text.
+A word or character that stands in the scope of a negation ("没有冒烟"), a hypothesis or
+worry ("万一着火", "担心"), the past ("上次着火后") or advice ("建议装烟感") carries a ``~``
+mark, so the model learns separate weights for "冒烟" and "~冒烟" from the labelled data
+instead of a hand-written phrase list deciding. The cue words only mark; they decide nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from functools import cache
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+# Bump when features() changes what it returns: the shipped model is then stale and must be
+# rebuilt with `sidan classify --retrain --out handlers/data/model.npz` (a test checks).
+FEATURES_VERSION = "2"
+
+# Content: digits, latin letters, CJK. Everything else splits segments (emoji are kept as
+# their own one-character segments: 🔥 and 😭 say something).
+_SEGMENT_RE = re.compile(r"[0-9a-z]+|[\u3400-\u9fff]+|[\U0001f300-\U0001faff\u2600-\u27bf]")
+_HAS_CONTENT_RE = re.compile(r"[0-9a-z\u3400-\u9fff]")
+_CLAUSE_BREAK_RE = re.compile(r"[，。！？!?,.;；、~\n]")
+
+# Words that open a marked scope for the rest of the clause (or until a "now" word).
+SCOPE_CUES = frozenset(
+    [
+        "万一",
+        "如果",
+        "要是",
+        "假如",
+        "假设",
+        "一旦",
+        "担心",
+        "担忧",
+        "害怕",
+        "生怕",
+        "怕",
+        "以防",
+        "防止",
+        "以免",
+        "避免",
+        "预防",
+        "隐患",
+        "上次",
+        "上回",
+        "之前",
+        "以前",
+        "去年",
+        "前年",
+        "曾经",
+        "前几天",
+        "前些天",
+        "前阵子",
+        "上个月",
+        "上周",
+        "昨天",
+        "前天",
+        "当年",
+        "建议",
+        "会不会",
+        "演练",
+        "培训",
+        "宣传",
+        "排查",
+    ]
+)
+# Words that negate only what follows closely (the next two words).
+NEGATION_CUES = frozenset(["没有", "没", "未", "不是", "并非", "并没有", "无", "没什么", "不再"])
+# Words that close a scope: what follows is happening now.
+NOW_CUES = frozenset(
+    [
+        "现在",
+        "刚才",
+        "刚刚",
+        "此刻",
+        "正在",
+        "这会儿",
+        "眼下",
+        "目前",
+        "又",
+        "突然",
+        "结果",
+        "但是",
+        "可是",
+    ]
+)
+NEGATION_SPAN = 2
+SCOPE_SPAN = 6  # voice text has no punctuation: a scope ends after this many words
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width -> half-width), lower case, common typos fixed, whitespace collapsed."""
+    clean = " ".join(unicodedata.normalize("NFKC", text or "").lower().split())
+    for wrong, right in _typos():
+        clean = clean.replace(wrong, right)
+    return clean
+
+
+def has_content(text: str) -> bool:
+    return bool(_HAS_CONTENT_RE.search(text))
+
+
+@cache
+def _typos() -> tuple[tuple[str, str], ...]:
+    """Homophone typos of voice input and pinyin IMEs (data/typos.tsv), longest first."""
+    pairs = []
+    for line in (DATA_DIR / "typos.tsv").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            wrong, right = line.split("\t")[:2]
+            pairs.append((wrong, right))
+    return tuple(sorted(pairs, key=lambda p: -len(p[0])))
+
+
+@cache
+def tokenizer():
+    """A private jieba tokenizer with the project's user dictionary (data/userdict.txt)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    tok.load_userdict(str(DATA_DIR / "userdict.txt"))
+    return tok
+
+
+def _marked_words(text: str) -> list[tuple[str, bool]]:
+    """(word, in a negated/hypothetical/past scope) for each jieba word of a normalised text;
+    ("", False) ends each clause."""
+    out: list[tuple[str, bool]] = []
+    tok = tokenizer()
+    for clause in _CLAUSE_BREAK_RE.split(text):
+        scoped = 0
+        negate_left = 0
+        for seg in _SEGMENT_RE.findall(clause):
+            if seg.isdigit():
+                seg = "#"  # 3号楼, 502室: which number says nothing about the problem
+            words = tok.lcut(seg, HMM=False) if seg[0] >= "\u3400" else [seg]
+            for word in words:
+                if word in NOW_CUES:
+                    scoped = negate_left = 0
+                    out.append((word, False))
+                    continue
+                out.append((word, scoped > 0 or negate_left > 0))
+                scoped, negate_left = max(0, scoped - 1), max(0, negate_left - 1)
+                if word in SCOPE_CUES:
+                    scoped = SCOPE_SPAN
+                elif word in NEGATION_CUES:
+                    negate_left = NEGATION_SPAN
+        out.append(("", False))
+    return out
+
+
+def features(text: str) -> list[str]:
+    """Feature strings of one normalised message (see the module docstring)."""
+    words = _marked_words(text)
+    feats = [("w:~" if marked else "w:") + word for word, marked in words if word]
+    # Character n-grams within a clause, marked like the word they start in.
+    chars: list[tuple[str, bool]] = []
+    for word, marked in words:
+        if word:
+            chars.extend((ch, marked) for ch in word)
+            continue
+        for i in range(len(chars)):
+            mark = "~" if chars[i][1] else ""
+            gram = ""
+            for ch, _ in chars[i : i + 3]:
+                gram += ch
+                feats.append(f"c{len(gram)}:{mark}{gram}")
+        chars = []
+    return feats
