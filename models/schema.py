@@ -10,11 +10,14 @@ from dataclasses import dataclass
 import peewee
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator, migrate
 
+from models.ballots import Ballot, Participation
 from models.clock import now
 from models.corrections import Correction
+from models.council import AgendaItem, Attendance, CouncilMeeting, Decision
 from models.db import BaseModel, database, is_postgres
 from models.org import Compound, InviteCode, OrgUnit, User, WorkUnit
 from models.outbox import Outbound
+from models.owners import Household, Owner, Ownership
 from models.tickets import (
     PointsEntry,
     Rating,
@@ -23,11 +26,18 @@ from models.tickets import (
     TicketEvent,
     TicketSubscriber,
 )
+from models.votes import Vote, VoteEvent, VoteRoll
 
 ALL_MODELS = [
     OrgUnit, WorkUnit, Compound, User, InviteCode, Ticket, TicketEvent, Rating, PointsEntry,
     TicketSubscriber, TicketAssist, Outbound, Correction,
 ]  # fmt: skip
+# Owners' votes and the 议事会 (schema v7), in creation order.
+VOTE_MODELS = [
+    Household, Owner, Ownership, Vote, VoteRoll, VoteEvent, Participation, Ballot,
+    CouncilMeeting, AgendaItem, Attendance, Decision,
+]  # fmt: skip
+ALL_MODELS += VOTE_MODELS
 
 
 class SchemaVersion(BaseModel):
@@ -104,6 +114,14 @@ MIGRATIONS.append(
         "correction: dispatchers' re-categorisations, kept as labelled examples",
         lambda m: _create_tables(Correction),
         lambda m: _drop_tables(Correction),
+    )
+)
+MIGRATIONS.append(
+    Migration(
+        7,
+        "owner roll, owners' votes (participation kept apart from ballots) and the 议事会",
+        lambda m: _create_tables(*VOTE_MODELS),
+        lambda m: _drop_tables(*reversed(VOTE_MODELS)),
     )
 )
 LATEST = MIGRATIONS[-1].version
