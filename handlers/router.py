@@ -2,7 +2,7 @@
 
 import logging
 
-from handlers import report, resident, staff, texts, worker
+from handlers import report, resident, staff, texts, votes, worker
 from handlers.commands import fixed_command, normalize, parse_command
 from handlers.context import Context
 from handlers.conversation import END, NOT_MINE, Conversation, Session
@@ -13,7 +13,9 @@ from models.org import User, bind_compound, redeem_invite, touch_user
 
 log = logging.getLogger("sidan.handlers")
 
-CONVERSATIONS: dict[str, Conversation] = {c.name: c for c in (report.REPORT, worker.RESOLVE)}
+CONVERSATIONS: dict[str, Conversation] = {
+    c.name: c for c in (report.REPORT, worker.RESOLVE, votes.BALLOT)
+}
 COMMANDS = {
     Role.RESIDENT: resident.COMMANDS,
     Role.VOLUNTEER: {**resident.COMMANDS, **worker.COMMANDS},
@@ -64,6 +66,9 @@ def _handle(message: Inbound, user, ctx: Context) -> str:
         return texts.CANCELLED if had else texts.NOTHING_TO_CANCEL
     if text.startswith("邀请码"):
         return _invite(user, text.removeprefix("邀请码").strip())
+    voting = votes.command(text, user, ctx) if text else None
+    if voting is not None:
+        return voting
     active = ctx.store.load(user.openid)
     command = parse_command(text) if text else None
     if active and not fixed and command is None:

@@ -119,12 +119,20 @@ def _build() -> dict:
         org_unit=happy,
     )  # fmt: skip
     InviteCode.create(code="VOL-DEMO", role=Role.VOLUNTEER, org_unit=happy, created_at=now())
+    _owner_roll(home["幸福里小区"])
     return {
         "created": True,
         "org_units": OrgUnit.select().count(),
         "compounds": len(compounds),
         "users": User.select().count(),
     }
+
+
+def _owner_roll(compound: Compound) -> None:
+    """幸福里小区's owner roll: 12 flats; demo residents 1–3 bound, resident 1 on the 业委会."""
+    from models.owners import seed_demo_roll
+
+    seed_demo_roll(compound, [User.get(User.openid == f"demo_resident_{i}") for i in (1, 2, 3)])
 
 
 def _staff(openid: str, name: str, role: Role, unit: OrgUnit) -> User:

@@ -18,8 +18,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from models.clock import CHINA
 from models.db import database
 from scheduler import jobs
-from scheduler.votes import votes_job
 from scheduler.lease import Lease
+from scheduler.votes import votes_job
 
 log = logging.getLogger("sidan.scheduler")
 

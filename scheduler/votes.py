@@ -25,8 +25,12 @@ def handle_one_reminder() -> bool:
     """Remind the owners who have not voted in the next vote closing within a day."""
     due = (
         Vote.select()
-        .where((Vote.status == VoteStatus.OPEN) & Vote.reminded_at.is_null()
-               & (Vote.closes_at <= now() + votes.REMIND_BEFORE) & (Vote.closes_at > now()))  # fmt: skip
+        .where(
+            (Vote.status == VoteStatus.OPEN)
+            & Vote.reminded_at.is_null()
+            & (Vote.closes_at <= now() + votes.REMIND_BEFORE)
+            & (Vote.closes_at > now())
+        )  # fmt: skip
         .order_by(Vote.closes_at)
         .first()
     )

@@ -59,7 +59,9 @@ def test_participation_needs_two_thirds_of_the_owners(demo, place, count, voters
     areas = ["1000"] + ["10"] * (count - 1)
     result = run(demo, place, areas, {i: 1 for i in range(voters)})
 
-    assert result["participation"]["area_x100"] * 3 >= result["participation"]["total_area_x100"] * 2
+    assert (
+        result["participation"]["area_x100"] * 3 >= result["participation"]["total_area_x100"] * 2
+    )
     assert result["quorum_met"] is met
 
 
@@ -118,7 +120,9 @@ def test_the_thresholds_are_the_laws_and_only_raising_the_fund_is_major():
     assert rules.participation_area.ratio == Fraction(2, 3) and rules.participation_area.inclusive
     assert rules.kinds["ordinary"].area.ratio == Fraction(1, 2)
     assert not rules.kinds["ordinary"].heads.inclusive  # 过半数: more than half
-    assert rules.kinds["major"].heads.ratio == Fraction(3, 4) and rules.kinds["major"].heads.inclusive
+    assert (
+        rules.kinds["major"].heads.ratio == Fraction(3, 4) and rules.kinds["major"].heads.inclusive
+    )
     assert 5 in rules.kinds["ordinary"].items  # 使用维修资金
     assert rules.kinds["major"].items == (6, 7, 8)  # 筹集维修资金, 改建重建, 改变共有部分用途
 
@@ -258,6 +262,7 @@ def test_only_staff_in_scope_or_the_committee_may_open_a_vote(demo, place):
     with pytest.raises(TicketError) as refused:
         open_vote(demo.resident_4, place)
     assert refused.value.code == "forbidden"
-    far = demo["community_%d_dispatcher" % Compound.get(Compound.name == "翠园小区").grid.parent_id]
+    far_community = Compound.get(Compound.name == "翠园小区").grid.parent_id
+    far = demo[f"community_{far_community}_dispatcher"]
     with pytest.raises(TicketError):
         open_vote(far, place)
