@@ -203,6 +203,10 @@ def create_vote(actor: User, compound: Compound, question: str, options: list[st
     question, options = _clean(question, options)
     kind(kind_code)
     at = now()
+    latest = at + timedelta(days=MAX_DAYS)
+    # Checked before any arithmetic: a date near year 9999 must be refused, not overflow.
+    if (opens_at and opens_at > latest) or (closes_at and closes_at > latest):
+        raise TicketError(f"开始和截止时间都要在{MAX_DAYS}天以内。", "invalid")
     opens_at = max(opens_at or at, at)
     if closes_at is None or closes_at < opens_at + MIN_DURATION:
         raise TicketError("截止时间要晚于开始时间至少1分钟。", "invalid")

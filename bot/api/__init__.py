@@ -33,9 +33,9 @@ class SidanApi(Api):
 
 
 def _blueprints() -> dict:
-    from bot.api import auth, dispatch, figures, photos, tasks, tickets
+    from bot.api import auth, dispatch, figures, photos, tasks, tickets, votes
 
-    return {m.blp.name: m.blp for m in (auth, tickets, tasks, dispatch, figures, photos)}
+    return {m.blp.name: m.blp for m in (auth, tickets, tasks, dispatch, figures, photos, votes)}
 
 
 def _configure(app, config) -> None:
