@@ -265,5 +265,9 @@ def outbox_retry(ids):
     click.echo(f"{retry_dead(list(ids) or None)} message(s) queued again")
 
 
+from bot.cli_owners import init_cli  # noqa: E402 (the groups attach to `main` above)
+
+init_cli(main)
+
 if __name__ == "__main__":
     main()

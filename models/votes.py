@@ -283,6 +283,7 @@ def remind_due(vote: Vote) -> int:
         )
         if not moved:
             return 0
+        vote.reminded_at = at
         count = remind_missing(vote)
         VoteEvent.create(vote=vote, action="remind", created_at=at, note=f"{count}人")
     return count
