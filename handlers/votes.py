@@ -4,7 +4,7 @@ Owners: `绑定 房屋码` binds a household; `投票` lists open votes and walk
 options, `确认`, and a receipt code; `改票` changes a ballot (the receipt code confirms it);
 `核对 回执码` checks a receipt; `表决结果` shows closed votes; `议事会` the latest decisions;
 `提议 内容` puts an item on this month's agenda.
-Staff and the owners' committee: `发起投票 小区｜问题｜选项1/选项2｜天数｜一般或重大`, and
+Staff and the owners' committee: `发起投票 小区｜问题｜选项1/选项2｜时长（7天、3小时、30分钟）｜一般或重大`, and
 `表决进度 V3` (turnout only: how anyone voted is never shown).
 
     stateDiagram-v2
@@ -204,23 +204,34 @@ def progress(user, rest: str) -> str:
                              status=T.STATUS[vote.status])  # fmt: skip
 
 
+UNITS = {"天": "days", "": "days", "小时": "hours", "分钟": "minutes"}
+
+
+def _duration(text: str) -> timedelta | None:
+    """'7' or '7天', '3小时', '10分钟' (short votes on the spot at a 议事会)."""
+    match = re.fullmatch(r"(\d{1,4})\s*(天|小时|分钟)?", text)
+    if match is None:
+        return None
+    return timedelta(**{UNITS[match.group(2) or ""]: int(match.group(1))})
+
+
 KINDS = {"一般": "ordinary", "一般事项": "ordinary", "重大": "major", "重大事项": "major"}
 
 
 def open_by_chat(user, rest: str) -> str:
-    """发起投票 小区｜问题｜选项1/选项2｜天数｜一般或重大."""
+    """发起投票 小区｜问题｜选项1/选项2｜时长｜一般或重大."""
     parts = [p.strip() for p in re.split(r"[|｜]", rest)]
     if len(parts) < 4:
         raise TicketError(T.OPEN_FORMAT)
-    name, question, options, days = parts[:4]
+    name, question, options, duration = parts[:4]
     kind_code = KINDS.get(parts[4] if len(parts) > 4 else "一般")
-    days_match = re.fullmatch(r"(\d{1,2})\s*天?", days)
+    length = _duration(duration)
     compound = Compound.get_or_none(Compound.name == name)
-    if compound is None or kind_code is None or days_match is None:
+    if compound is None or kind_code is None or length is None:
         raise TicketError(T.OPEN_FORMAT)
     vote = votes.create_vote(
         user, compound, question, re.split(r"[/／、]", options), kind_code=kind_code,
-        closes_at=now() + timedelta(days=int(days_match.group(1))),
+        closes_at=now() + length,
     )  # fmt: skip
     return T.OPENED.format(number=vote.number, compound=compound.name,
                            households=vote.roll.count())  # fmt: skip

@@ -129,7 +129,7 @@ def _build() -> dict:
 
 
 def _owner_roll(compound: Compound) -> None:
-    """幸福里小区's owner roll: 12 flats; demo residents 1–3 bound, resident 1 on the 业委会."""
+    """幸福里小区's owner roll: 4 flats; demo residents 1–3 bound, resident 1 on the 业委会."""
     from models.owners import seed_demo_roll
 
     seed_demo_roll(compound, [User.get(User.openid == f"demo_resident_{i}") for i in (1, 2, 3)])

@@ -321,22 +321,20 @@ def head_shares(compound_id: int) -> dict[int, Fraction]:
 
 
 def seed_demo_roll(compound: Compound, residents: list[User]) -> list[Household]:
-    """A small roll for the demo compound: 12 flats, the demo residents bound to some."""
+    """A small roll for the demo compound: four flats, the first three bound to `residents`,
+    the first owner on the committee, the fourth waiting with bind code DEMO0004."""
     if Household.select().where(Household.compound == compound).exists():
         return []
-    areas = ["89.50", "89.50", "120.30", "76.80", "98.00", "132.45",
-             "89.50", "64.20", "110.00", "88.88", "95.60", "143.27"]  # fmt: skip
     made = []
-    for i, area in enumerate(areas):
-        building, room = 1 + i // 6, 101 + (i % 6) // 2 * 100 + i % 2
+    for i, (label, area) in enumerate(
+        [("1-1-101", "89.50"), ("1-1-102", "89.50"), ("1-1-201", "120.30"), ("1-1-202", "76.80")]
+    ):
         household = Household.create(
-            compound=compound, label=f"{building}-1-{room}", area_x100=parse_area(area),
-            bind_code=f"DEMO{i + 1:04d}",
-        )  # fmt: skip
+            compound=compound, label=label, area_x100=parse_area(area), bind_code=f"DEMO{i + 1:04d}"
+        )
         owner = Owner.create(
-            compound=compound, name=f"业主{i + 1}", phone=f"1390000{i + 1:04d}",
-            is_committee=i == 0,
-        )  # fmt: skip
+            compound=compound, name=f"业主{i + 1}", phone=f"1390000{i + 1:04d}", is_committee=i == 0
+        )
         Ownership.create(owner=owner, household=household)
         made.append(household)
     for household, user in zip(made, residents, strict=False):

@@ -35,7 +35,7 @@ def test_a_dispatcher_opens_a_vote_and_an_owner_casts_and_gets_a_receipt(client,
     assert opened.status_code == 201, opened.get_json()
     vote = opened.get_json()
     assert vote["status"] == "open" and vote["result"] is None
-    assert vote["turnout"] == {"households": 0, "roll": 12}
+    assert vote["turnout"] == {"households": 0, "roll": 4}
 
     cast = client.post(f"/api/v1/votes/{vote['id']}/ballots", json={"option": 1},
                        headers=auth(demo.resident_1))  # fmt: skip
@@ -69,7 +69,9 @@ def test_results_and_tally_are_hidden_until_the_close_then_published(client, aut
 
     done = client.get(f"/api/v1/votes/{vote['id']}", headers=auth(demo.resident_2)).get_json()
     assert done["status"] == "closed"
-    assert done["result"]["options"][0]["ballots"] == 2 and not done["result"]["quorum_met"]
+    # 3 of 4 flats, 299.30 of 376.10 m²; 同意 by 2 of 3 owners and 179.00 of 299.30 m².
+    assert done["result"]["quorum_met"] and done["result"]["passed_option"] == 1
+    assert done["result"]["options"][0]["ballots"] == 2
     published = client.get(f"/api/v1/votes/{vote['id']}/tally",
                            headers=auth(demo.resident_2)).get_json()  # fmt: skip
     mine = hashlib.sha256(f"sidan-receipt:{vote['id']}:{codes[2]}".encode()).hexdigest()
@@ -122,15 +124,15 @@ def test_staff_see_who_voted_but_never_what(client, auth, demo, home):
 
 
 def test_binding_a_household_over_the_api(client, auth, demo, home):
-    code = Household.get(Household.label == "2-1-101").bind_code
+    code = Household.get(Household.label == "1-1-202").bind_code
 
     bound = client.post("/api/v1/owners/bind", json={"code": code}, headers=auth(demo.resident_4))
     reused = client.post("/api/v1/owners/bind", json={"code": code}, headers=auth(demo.resident_5))
 
-    assert bound.status_code == 200 and bound.get_json()["area_m2"] == "89.50"
+    assert bound.status_code == 200 and bound.get_json()["area_m2"] == "76.80"
     assert reused.status_code == 404
     mine = client.get("/api/v1/owners/households", headers=auth(demo.resident_4)).get_json()
-    assert [h["label"] for h in mine] == ["2-1-101"]
+    assert [h["label"] for h in mine] == ["1-1-202"]
 
 
 @pytest.mark.parametrize(
