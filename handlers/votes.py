@@ -49,19 +49,25 @@ def _open_votes(user) -> list[Vote]:
     )
 
 
-def _show(vote: Vote, user) -> tuple[str, dict]:
-    """The ballot paper for one vote, and whether the user is casting or changing."""
-    mine = owners.households_of(user, vote.compound_id)
-    voted = has_voted(vote, [h.id for h in mine])
-    head = T.PAPER.format(
+def _paper(vote: Vote) -> str:
+    return T.PAPER.format(
         number=vote.number, question=vote.question, options=vote_notices.options_text(vote),
         kind=votes.kind(vote.kind).name, closes=f"{to_local(vote.closes_at):%m月%d日 %H:%M}",
     )  # fmt: skip
-    if voted and len(voted) == len(mine):
+
+
+def _all_voted(vote: Vote, user) -> bool:
+    mine = owners.households_of(user, vote.compound_id)
+    return bool(mine) and len(has_voted(vote, [h.id for h in mine])) == len(mine)
+
+
+def _show(vote: Vote, user) -> tuple[str, dict]:
+    """The ballot paper for one vote, and whether the user is casting or changing."""
+    if _all_voted(vote, user):
         if not vote.allow_change:
             raise TicketError(T.ALREADY_FINAL.format(number=vote.number), "conflict")
-        return head + "\n" + T.ALREADY_CHANGE, {"vote": vote.id, "mode": "change"}
-    return head + "\n" + T.PICK_OPTION, {"vote": vote.id, "mode": "cast"}
+        return _paper(vote) + "\n" + T.ALREADY_CHANGE, {"vote": vote.id, "mode": "change"}
+    return _paper(vote) + "\n" + T.PICK_OPTION, {"vote": vote.id, "mode": "cast"}
 
 
 def start_voting(user, ctx) -> str:
@@ -88,11 +94,14 @@ def start_change(user, ctx, rest: str) -> str:
     if len(open_now) != 1:
         return T.CHANGE_WHICH if open_now else T.NONE_OPEN
     vote = open_now[0]
+    if not _all_voted(vote, user):
+        reply, data = _show(vote, user)  # nothing to change yet: this is a first ballot
+        _save(user, ctx, "choose", data)
+        return reply
     if not vote.allow_change:
         return T.ALREADY_FINAL.format(number=vote.number)
-    reply, _ = _show(vote, user)
     _save(user, ctx, "choose", {"vote": vote.id, "mode": "change"})
-    return reply.split("\n您")[0] + "\n" + T.PICK_OPTION
+    return _paper(vote) + "\n" + T.PICK_OPTION
 
 
 def _save(user, ctx, state: str, data: dict) -> None:
@@ -133,7 +142,10 @@ def confirm(message, session):
         if _number(message) is not None:
             return choose(message, session)
         return T.CONFIRM_HINT, None
-    receipts = cast(session.data["vote"], session.user, session.data["option"])
+    try:
+        receipts = cast(session.data["vote"], session.user, session.data["option"])
+    except TicketError as exc:  # closed meanwhile, or cast elsewhere: nothing left to confirm
+        return exc.message, END
     vote = votes.load_vote(session.data["vote"])
     lines = "\n".join(f"{r.household}：{r.code}" for r in receipts)
     return T.CAST.format(number=vote.number, receipts=lines), END

@@ -18,9 +18,9 @@ the ballot is written in the same transaction; a second cast fails on the constr
 rolls back whole (a unique constraint as control flow).
 
 Limits, stated plainly: the area weight on a ballot can narrow it to the households with that
-exact area (weighted counting needs the weight; nothing we serve shows per-ballot weights); a
-database administrator watching writes as they happen (WAL, logs, PostgreSQL's physical row
-order) can correlate a participation with a ballot; a receipt proves how one voted after the
+exact area (weighted counting needs the weight; nothing we serve shows per-ballot weights); while
+a vote is open, someone with SQL access to PostgreSQL can pair rows written together (same xmin,
+neighbouring ctid; `reshuffle` rewrites the ballots at the close), and the WAL does the same; a receipt proves how one voted after the
 close, so it does not stop vote buying; the receipt code sits in the voter's chat history.
 """
 
@@ -229,6 +229,26 @@ def check_receipt(code: str, vote_id=None) -> Check | None:
             closed = vote.status == VoteStatus.CLOSED
             return Check(vote, True, ballot.option + 1 if closed else None)
     return None
+
+
+def reshuffle(vote: Vote) -> int:
+    """Rewrite a closed vote's ballots with new random ids, in random order, in one statement.
+
+    While a vote is open, PostgreSQL's system columns tie each ballot to the transaction that
+    also wrote its participation (xmin) and keep insertion order (ctid). Rewriting them all at
+    the close gives every ballot the same xmin and a random position; the old row versions are
+    dead and go at the next VACUUM.
+    """
+    rows = list(Ballot.select().where(Ballot.vote == vote).dicts())
+    if not rows:
+        return 0
+    Ballot.delete().where(Ballot.vote == vote).execute()
+    for row in rows:
+        row["id"] = _ballot_id()
+    rows.sort(key=lambda row: row["id"])
+    for start in range(0, len(rows), 500):
+        Ballot.insert_many(rows[start : start + 500]).execute()
+    return len(rows)
 
 
 def participants(vote: Vote) -> list[Participation]:

@@ -310,6 +310,9 @@ def close_due(vote: Vote) -> bool:
         if not moved:
             return False
         vote = Vote.get_by_id(vote.id)
+        from models.ballots import reshuffle
+
+        reshuffle(vote)
         result = tally(vote)
         Vote.update(result=result, tally_hash=result["tally_hash"]).where(
             Vote.id == vote.id

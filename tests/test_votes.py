@@ -266,3 +266,16 @@ def test_only_staff_in_scope_or_the_committee_may_open_a_vote(demo, place):
     far = demo[f"community_{far_community}_dispatcher"]
     with pytest.raises(TicketError):
         open_vote(far, place)
+
+
+def test_closing_rewrites_the_ballots_under_new_ids_and_receipts_still_check(demo, place):
+    _, users = build_roll(place, ["90", "90", "90"])
+    vote = open_vote(demo.dispatcher_1, place)
+    receipts = [cast(vote.id, u, 1)[0] for u in users]
+    before = {b.id for b in Ballot.select()}
+
+    close(vote)
+
+    after = {b.id for b in Ballot.select()}
+    assert len(after) == 3 and not before & after
+    assert all(check_receipt(r.code).option == 1 for r in receipts)

@@ -98,3 +98,12 @@ def test_a_resident_cannot_open_a_vote(chat, demo):
 
     assert "只有社区工作人员" in reply
     assert Vote.select().count() == 0
+
+
+def test_changing_before_voting_starts_a_first_ballot(chat, demo):
+    chat("demo_dispatcher_1").say(OPEN)
+    owner = chat("demo_resident_2")
+
+    assert "请回复选项编号" in owner.say("改票")
+    assert "确认" in owner.say("3")
+    assert "投票成功" in owner.say("确认")
