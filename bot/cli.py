@@ -369,6 +369,9 @@ def _delete_photos(refs: list[str]) -> int:
 for _command in cli_incentives.COMMANDS:
     main.add_command(_command)
 
+from bot.cli_owners import init_cli  # noqa: E402 (the groups attach to `main` above)
+
+init_cli(main)
 
 if __name__ == "__main__":
     main()

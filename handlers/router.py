@@ -11,6 +11,7 @@ from handlers import (
     staff,
     supplements,
     texts,
+    votes,
     worker,
 )
 from handlers.commands import fixed_command, normalize, parse_command
@@ -24,7 +25,14 @@ from models.org import User, redeem_invite, touch_user
 log = logging.getLogger("sidan.handlers")
 
 CONVERSATIONS: dict[str, Conversation] = {
-    c.name: c for c in (report.REPORT, worker.RESOLVE, staff.MERGE_CONFIRM, supplements.SUPPLEMENT)
+    c.name: c
+    for c in (
+        report.REPORT,
+        worker.RESOLVE,
+        staff.MERGE_CONFIRM,
+        supplements.SUPPLEMENT,
+        votes.BALLOT,
+    )
 }
 COMMANDS = {
     Role.RESIDENT: resident.COMMANDS,
@@ -81,6 +89,9 @@ def _handle(message: Inbound, user, ctx: Context) -> str:
         return texts.CANCELLED if had else texts.NOTHING_TO_CANCEL
     if text.startswith("邀请码"):
         return _invite(user, text.removeprefix("邀请码").strip())
+    voting = votes.command(text, user, ctx) if text else None
+    if voting is not None:
+        return voting
     active = ctx.store.load(user.openid)
     command = parse_command(text) if text else None
     if active and command is not None and resident_chat.part_of_draft(active, command):

@@ -123,12 +123,20 @@ def _build() -> dict:
         code="VOL-DEMO", role=Role.VOLUNTEER, org_unit=happy, created_at=now(), multi_use=True
     )  # README: "makes any new user a volunteer"
     demo_incentives.seed(happy)
+    _owner_roll(home["幸福里小区"])
     return {
         "created": True,
         "org_units": OrgUnit.select().count(),
         "compounds": len(compounds),
         "users": User.select().count(),
     }
+
+
+def _owner_roll(compound: Compound) -> None:
+    """幸福里小区's owner roll: 4 flats; demo residents 1–3 bound, resident 1 on the 业委会."""
+    from models.owners import seed_demo_roll
+
+    seed_demo_roll(compound, [User.get(User.openid == f"demo_resident_{i}") for i in (1, 2, 3)])
 
 
 def _staff(openid: str, name: str, role: Role, unit: OrgUnit) -> User:

@@ -11,13 +11,16 @@ import peewee
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator, migrate
 
 from models import property_lists, shop
+from models.ballots import Ballot, Participation
 from models.clock import now
 from models.corrections import Correction
+from models.council import AgendaItem, Attendance, CouncilMeeting, Decision
 from models.db import BaseModel, database, is_postgres
 from models.gaming import PointsFlag
 from models.grants import SubscribeGrant
 from models.org import Compound, InviteCode, OrgUnit, User, WorkUnit
 from models.outbox import Outbound
+from models.owners import Household, Owner, Ownership
 from models.tickets import (
     PointsEntry,
     Rating,
@@ -26,6 +29,7 @@ from models.tickets import (
     TicketEvent,
     TicketSubscriber,
 )
+from models.votes import Vote, VoteEvent, VoteRoll
 from models.wishes import ServiceOffer, WishFor
 
 ALL_MODELS = [
@@ -35,6 +39,12 @@ ALL_MODELS = [
 # Incentives (schema v8): points shop, wish wall and service menu, points review, property lists.
 INCENTIVE_MODELS = [*shop.MODELS, WishFor, ServiceOffer, PointsFlag, *property_lists.MODELS]
 ALL_MODELS += INCENTIVE_MODELS
+# Owners' votes and the 议事会 (schema v7), in creation order.
+VOTE_MODELS = [
+    Household, Owner, Ownership, Vote, VoteRoll, VoteEvent, Participation, Ballot,
+    CouncilMeeting, AgendaItem, Attendance, Decision,
+]  # fmt: skip
+ALL_MODELS += VOTE_MODELS
 
 
 class SchemaVersion(BaseModel):
@@ -166,6 +176,14 @@ def _v9_down(m) -> list:
     ]
 
 
+MIGRATIONS.append(
+    Migration(
+        7,
+        "owner roll, owners' votes (participation kept apart from ballots) and the 议事会",
+        lambda m: _create_tables(*VOTE_MODELS),
+        lambda m: _drop_tables(*reversed(VOTE_MODELS)),
+    )
+)
 MIGRATIONS.append(
     Migration(
         8,

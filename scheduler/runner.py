@@ -22,6 +22,7 @@ from models.clock import CHINA
 from models.db import database
 from scheduler import jobs
 from scheduler.lease import Lease
+from scheduler.votes import votes_job
 
 log = logging.getLogger("sidan.scheduler")
 
@@ -69,6 +70,7 @@ def build_scheduler(lease: Lease, transport, config, *, drain_every_s=DRAIN_EVER
             IntervalTrigger(seconds=drain_every_s),
         ),
         ("sweep", jobs.sweep_job, IntervalTrigger(seconds=sweep_every_s)),
+        ("votes", votes_job, IntervalTrigger(seconds=sweep_every_s)),
         ("daily_digest", partial(jobs.digest_job, "daily"), daily),
         ("weekly_digest", partial(jobs.digest_job, "weekly"), weekly),
     ]
@@ -120,6 +122,9 @@ def run_once(transport, config=None, *, digests: bool = False) -> dict:
     """Run each job once now (operators and tests); digests only when asked."""
     templates = getattr(config, "TEMPLATE_IDS", None) or {}
     result = {"sweep": dict(jobs.sweep_job())}
+    voted = votes_job()
+    if voted:
+        result["votes"] = voted
     if digests:
         result["daily_digest"] = jobs.digest_job("daily")
         result["weekly_digest"] = jobs.digest_job("weekly")

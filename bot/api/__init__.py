@@ -40,9 +40,9 @@ class SidanApi(Api):
 
 
 def _blueprints() -> dict:
-    from bot.api import auth, dispatch, figures, grants, incentives, photos, tasks, tickets
+    from bot.api import auth, dispatch, figures, grants, incentives, photos, tasks, tickets, votes
 
-    modules = (auth, tickets, tasks, dispatch, figures, photos, incentives, grants)
+    modules = (auth, tickets, tasks, dispatch, figures, photos, incentives, grants, votes)
     return {m.blp.name: m.blp for m in modules}
 
 
