@@ -20,6 +20,7 @@ FIXED = {
     "我的任务": "my_tasks", "我的积分": "my_points",
     "待派单": "queue", "超时工单": "overdue", "今日概况": "today", "今天概况": "today",
     "物业评价": "property_report", "物业红黑榜": "property_report", "红榜": "property_report",
+    "大屏": "dashboard", "数据大屏": "dashboard", "看板": "dashboard",
 }  # fmt: skip
 RATINGS = {"非常满意": 5, "满意": 5, "基本满意": 3, "一般": 3, "不满意": 1, "很不满意": 1}
 UNSOLVED = ("没解决", "没有解决", "没修好", "还没好", "没弄好")

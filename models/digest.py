@@ -71,6 +71,8 @@ class DigestFigures:
     done_in_time: int = 0
     ratings: int = 0
     satisfied: int = 0
+    respond_due: int = 0
+    responded_in_time: int = 0
     overdue_total: int = 0
     city_overdue_total: int = 0
     overdue: list[Overdue] = field(default_factory=list)
@@ -84,6 +86,11 @@ class DigestFigures:
     def completion_rate(self) -> float | None:
         """办结率: resolved or closed within the overall deadline / due in the period."""
         return self.done_in_time / self.due if self.due else None
+
+    @property
+    def response_rate(self) -> float | None:
+        """响应率: dispatched by the dispatch deadline / dispatch deadlines in the period."""
+        return self.responded_in_time / self.respond_due if self.respond_due else None
 
     @property
     def satisfaction_rate(self) -> float | None:
@@ -121,51 +128,82 @@ def _overdue_since():
     )
 
 
-def _counts(f: DigestFigures, area, start, end) -> None:
+def count_columns(start, end) -> tuple[list, object]:
+    """The period counts as aggregate columns, and the rows they can touch.
+
+    One definition for the digest, the dashboard's rate cards and its rankings (grouped).
+    响应率: dispatched by the dispatch deadline / dispatch deadlines in the period.
+    办结率 (解决率): resolved or closed by the overall deadline / overall deadlines in the period.
+    """
     in_time = (Ticket.resolved_at <= Ticket.due_at) | (
         (Ticket.state == State.CLOSED) & (Ticket.closed_at <= Ticket.due_at)
     )
-    due = _within(Ticket.due_at, start, end) & (Ticket.state != State.CANCELLED)
-    row = (
-        Ticket.select(
-            _count_if(_within(Ticket.created_at, start, end)).alias("new"),
-            _count_if(_within(Ticket.resolved_at, start, end)).alias("resolved"),
-            _count_if(_within(Ticket.closed_at, start, end) & (Ticket.state == State.CLOSED)).alias(
-                "closed"
-            ),
-            _count_if(due).alias("due"),
-            _count_if(due & in_time).alias("done"),
-        )
-        .where(
-            area
-            & (
-                _within(Ticket.created_at, start, end)
-                | _within(Ticket.resolved_at, start, end)
-                | _within(Ticket.closed_at, start, end)
-                | _within(Ticket.due_at, start, end)
-            )
-        )
-        .dicts()
-        .get()
+    live = Ticket.state != State.CANCELLED
+    due = _within(Ticket.due_at, start, end) & live
+    to_respond = _within(Ticket.respond_due_at, start, end) & live
+    columns = [
+        _count_if(_within(Ticket.created_at, start, end)).alias("new"),
+        _count_if(_within(Ticket.resolved_at, start, end)).alias("resolved"),
+        _count_if(_within(Ticket.closed_at, start, end) & (Ticket.state == State.CLOSED)).alias(
+            "closed"
+        ),
+        _count_if(due).alias("due"),
+        _count_if(due & in_time).alias("done_in_time"),
+        _count_if(to_respond).alias("respond_due"),
+        _count_if(to_respond & (Ticket.responded_at <= Ticket.respond_due_at)).alias(
+            "responded_in_time"
+        ),
+    ]
+    touches = (
+        _within(Ticket.created_at, start, end)
+        | _within(Ticket.resolved_at, start, end)
+        | _within(Ticket.closed_at, start, end)
+        | _within(Ticket.due_at, start, end)
+        | _within(Ticket.respond_due_at, start, end)
     )
-    f.new, f.resolved, f.closed = int(row["new"]), int(row["resolved"]), int(row["closed"])
-    f.due, f.done_in_time = int(row["due"]), int(row["done"])
+    return columns, touches
+
+
+COUNT_FIELDS = ("new", "resolved", "closed", "due", "done_in_time", "respond_due",
+                "responded_in_time")  # fmt: skip
+
+
+def rating_columns() -> list:
+    """Ratings and satisfied ratings (score ≥ 4): 满意率."""
+    return [fn.COUNT(Rating.id).alias("ratings"), _count_if(Rating.score >= 4).alias("satisfied")]
+
+
+def _counts(f: DigestFigures, area, start, end) -> None:
+    columns, touches = count_columns(start, end)
+    row = Ticket.select(*columns).where(area & touches).dicts().get()
+    for name in COUNT_FIELDS:
+        setattr(f, name, int(row[name] or 0))
     rated = (
-        Rating.select(fn.COUNT(Rating.id).alias("n"), _count_if(Rating.score >= 4).alias("ok"))
+        Rating.select(*rating_columns())
         .join(Ticket)
         .where(area & _within(Rating.created_at, start, end))
         .dicts()
         .get()
     )
-    f.ratings, f.satisfied = int(rated["n"]), int(rated["ok"])
+    f.ratings, f.satisfied = int(rated["ratings"]), int(rated["satisfied"] or 0)
+
+
+def counts(unit: OrgUnit, start: datetime, end: datetime) -> DigestFigures:
+    """Only the period counts and the three rates (the dashboard's rate cards)."""
+    f = DigestFigures(unit.id, unit.name, unit.level, start, end)
+    _counts(f, _in_area(unit), start, end)
+    return f
+
+
+def overdue_condition(at):
+    """Open and past either clock (the step's or the overall deadline) as of `at`."""
+    return Ticket.state.in_(list(OPEN_STATES)) & (
+        (Ticket.step_due_at <= at) | (Ticket.due_at <= at)
+    )
 
 
 def _overdue_rows(area, at, limit: int, city_only: bool = False) -> tuple[int, list[Overdue]]:
-    where = (
-        area
-        & Ticket.state.in_(list(OPEN_STATES))
-        & ((Ticket.step_due_at <= at) | (Ticket.due_at <= at))
-    )
+    where = area & overdue_condition(at)
     if city_only:
         where &= Ticket.level == Level.CITY
     total = Ticket.select(fn.COUNT(Ticket.id)).where(where).scalar() or 0
@@ -221,11 +259,7 @@ def _hotspots(f: DigestFigures, area, start, end, limit: int) -> None:
 
 
 def _slow_grids(f: DigestFigures, area, start, end, at, limit: int) -> None:
-    overdue = (
-        area
-        & Ticket.state.in_(list(OPEN_STATES))
-        & ((Ticket.step_due_at <= at) | (Ticket.due_at <= at))
-    )
+    overdue = area & overdue_condition(at)
     late = dict(
         Ticket.select(Ticket.grid, fn.COUNT(Ticket.id))
         .where(overdue)
@@ -360,6 +394,7 @@ def _sections(f: DigestFigures, kind: str) -> list[str]:
     lines = [
         _heading(f, kind),
         f"新增 {f.new} 件，办结 {f.resolved} 件，关闭 {f.closed} 件。",
+        f"响应率 {_pct(f.responded_in_time, f.respond_due)}，"
         f"办结率 {_pct(f.done_in_time, f.due)}，满意度 {_pct(f.satisfied, f.ratings)}。",
     ]
     if f.overdue_total:

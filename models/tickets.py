@@ -58,6 +58,10 @@ class Ticket(BaseModel):
     taken_at = peewee.DateTimeField(null=True)
     resolved_at = peewee.DateTimeField(null=True, index=True)
     closed_at = peewee.DateTimeField(null=True, index=True)
+    # 响应率 (Beijing 12345): the dispatch deadline set at filing, and the first dispatch.
+    # dispatched_at moves on every 转单, so neither clock above can answer it afterwards.
+    respond_due_at = peewee.DateTimeField(null=True, index=True)
+    responded_at = peewee.DateTimeField(null=True)
 
     @property
     def number(self) -> str:
