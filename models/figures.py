@@ -107,16 +107,22 @@ def status(unit: OrgUnit, at=None) -> dict:
             _count_if(overall_late).alias("overall_overdue"),
             _count_if(late).alias("overdue"),
             _count_if(late & (Ticket.level == Level.CITY)).alias("city_overdue"),
+            fn.MIN(Ticket.created_at).alias("oldest_at"),
         )
         .where(area(unit) & Ticket.state.in_(list(OPEN_STATES)))
         .dicts()
         .get()
     )
+    # MIN() over the open tickets, then the one with that time: ORDER BY created_at LIMIT 1
+    # would walk the created_at index through every closed ticket older than the oldest open.
+    oldest_at = row.pop("oldest_at")
     oldest = (
         Ticket.select(Ticket.id, Ticket.created_at, Ticket.category)
-        .where(area(unit) & Ticket.state.in_(list(OPEN_STATES)))
-        .order_by(Ticket.created_at, Ticket.id)
+        .where(area(unit) & Ticket.state.in_(list(OPEN_STATES)) & (Ticket.created_at == oldest_at))
+        .order_by(Ticket.id)
         .first()
+        if oldest_at is not None
+        else None
     )
     since = at - timedelta(days=PANEL_DAYS)
     reopened = (
@@ -266,7 +272,8 @@ def _ratio(part: int, whole: int) -> float | None:
 
 def _event_counts(unit, action, start, end, on_time=False) -> dict[int, int]:
     query = (
-        TicketEvent.select(TicketEvent.actor, fn.COUNT(TicketEvent.id))
+        # Tickets, not events: taking the same ticket again after a reopen is one ticket.
+        TicketEvent.select(TicketEvent.actor, fn.COUNT(fn.DISTINCT(TicketEvent.ticket)))
         .join(Ticket, on=TicketEvent.ticket == Ticket.id)
         .where(
             (TicketEvent.action == action)
@@ -281,7 +288,7 @@ def _event_counts(unit, action, start, end, on_time=False) -> dict[int, int]:
     return dict(query.tuples())
 
 
-def scorecards(unit: OrgUnit, at=None, days: int = PANEL_DAYS, limit: int = 20) -> list[dict]:
+def scorecards(unit: OrgUnit, at=None, days: int = PANEL_DAYS, limit: int = 12) -> list[dict]:
     """Per handler (volunteer or worker): taken, resolved, on time, ratings, hand-backs."""
     at = at or now()
     start = at - timedelta(days=days)

@@ -24,10 +24,12 @@ def _in_time():
     )
 
 
-def _rated(w: Window, unhappy: bool = False):
+def _rated(w: Window, unhappy: bool = False, satisfied: bool = False):
     ratings = Rating.select(Rating.ticket).where(_within(Rating.created_at, w.start, w.end))
     if unhappy:
         ratings = ratings.where(Rating.score < 4)
+    if satisfied:
+        ratings = ratings.where(Rating.score >= 4)
     return Ticket.id.in_(ratings)
 
 
@@ -64,11 +66,16 @@ METRICS = {
     "new": ("新增工单", lambda w, at: _within(Ticket.created_at, w.start, w.end)),
     "resolved": ("办结工单", lambda w, at: _within(Ticket.resolved_at, w.start, w.end)),
     "respond_due": ("应响应工单", lambda w, at: _respond_due(w)),
+    "responded": ("按时响应", lambda w, at: _respond_due(w)
+                  & (Ticket.responded_at <= Ticket.respond_due_at)),
+    "done": ("按时办结", lambda w, at: _due(w) & _in_time()),
+    "satisfied": ("评价满意（4–5分）", lambda w, at: _rated(w, satisfied=True)),
     "respond_late": ("未按时响应", lambda w, at: _respond_due(w)
                      & ~_false_if_null(Ticket.responded_at <= Ticket.respond_due_at)),
     "due": ("到期应办结", lambda w, at: _due(w)),
     "late": ("未按时办结", lambda w, at: _due(w) & ~_false_if_null(_in_time())),
-    "rated": ("已评价", lambda w, at: _rated(w)),
+    # A ticket rated twice (unhappy, then after the redo) is one row for two ratings.
+    "rated": ("已评价（按工单）", lambda w, at: _rated(w)),
     "unhappy": ("评价不满意（3分及以下）", lambda w, at: _rated(w, unhappy=True)),
     "open": ("未办结", lambda w, at: _open()),
     "overdue": ("超时未办", lambda w, at: overdue_condition(at)),
