@@ -140,7 +140,8 @@ OVERDUE_EMPTY = "辖区内没有超时的工单。"
 OVERDUE = "超时工单（{n}件，最久的在前）：\n{items}\n回复“督办 #编号”催办。"
 NEED_STAFF = "这个功能需要网格员、社区工作者或领导身份。"
 DASHBOARD_LINK = (
-    "{unit}的数据大屏：\n{url}\n链接只能打开一次，{minutes}分钟内有效；过期了再发“大屏”即可。请勿转发。"
+    "{unit}的数据大屏：\n{url}\n"
+    "链接只能打开一次，{minutes}分钟内有效；过期了再发“大屏”即可。请勿转发。"
 )
 DASHBOARD_OFF = "数据大屏暂时没有开通，请联系系统管理员。"
 FORMAT_HINT = "格式不太对，可以这样写：{example}"
