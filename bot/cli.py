@@ -45,12 +45,6 @@ def seed_demo_cmd(history):
 
     schema.upgrade()
     result = seed_demo()
-    if history:
-        from models.demo_history import seed_history
-
-        made = seed_history()
-        click.echo(f"demo history: {made.get('tickets', 0)} tickets" if made["created"]
-                   else "demo history already present")  # fmt: skip
     if result["created"]:
         click.echo(
             f"demo city created: {result['org_units']} org units, "
@@ -58,6 +52,12 @@ def seed_demo_cmd(history):
         )
     else:
         click.echo("demo city already present")
+    if history:
+        from models.demo_history import seed_history
+
+        made = seed_history()
+        click.echo(f"demo history: {made.get('tickets', 0)} tickets" if made["created"]
+                   else "demo history already present")  # fmt: skip
 
 
 @main.command("serve", with_appcontext=False)
