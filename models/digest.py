@@ -128,8 +128,8 @@ def _overdue_since():
     )
 
 
-def count_columns(start, end) -> tuple[list, object]:
-    """The period counts as aggregate columns, and the rows they can touch.
+def count_columns(start, end, prefix: str = "") -> tuple[list, object]:
+    """The period counts as aggregate columns (aliases `prefix` + field), and the rows they touch.
 
     One definition for the digest, the dashboard's rate cards and its rankings (grouped).
     响应率: dispatched by the dispatch deadline / dispatch deadlines in the period.
@@ -141,19 +141,16 @@ def count_columns(start, end) -> tuple[list, object]:
     live = Ticket.state != State.CANCELLED
     due = _within(Ticket.due_at, start, end) & live
     to_respond = _within(Ticket.respond_due_at, start, end) & live
-    columns = [
-        _count_if(_within(Ticket.created_at, start, end)).alias("new"),
-        _count_if(_within(Ticket.resolved_at, start, end)).alias("resolved"),
-        _count_if(_within(Ticket.closed_at, start, end) & (Ticket.state == State.CLOSED)).alias(
-            "closed"
-        ),
-        _count_if(due).alias("due"),
-        _count_if(due & in_time).alias("done_in_time"),
-        _count_if(to_respond).alias("respond_due"),
-        _count_if(to_respond & (Ticket.responded_at <= Ticket.respond_due_at)).alias(
-            "responded_in_time"
-        ),
-    ]
+    conditions = {
+        "new": _within(Ticket.created_at, start, end),
+        "resolved": _within(Ticket.resolved_at, start, end),
+        "closed": _within(Ticket.closed_at, start, end) & (Ticket.state == State.CLOSED),
+        "due": due,
+        "done_in_time": due & in_time,
+        "respond_due": to_respond,
+        "responded_in_time": to_respond & (Ticket.responded_at <= Ticket.respond_due_at),
+    }
+    columns = [_count_if(c).alias(prefix + name) for name, c in conditions.items()]
     touches = (
         _within(Ticket.created_at, start, end)
         | _within(Ticket.resolved_at, start, end)
@@ -168,31 +165,63 @@ COUNT_FIELDS = ("new", "resolved", "closed", "due", "done_in_time", "respond_due
                 "responded_in_time")  # fmt: skip
 
 
-def rating_columns() -> list:
-    """Ratings and satisfied ratings (score ≥ 4): 满意率."""
-    return [fn.COUNT(Rating.id).alias("ratings"), _count_if(Rating.score >= 4).alias("satisfied")]
+def rating_columns(start=None, end=None, prefix: str = "") -> list:
+    """Ratings and satisfied ratings (score ≥ 4, 满意率), optionally only those in [start, end)."""
+    given = _within(Rating.created_at, start, end) if start is not None else None
+    ok = Rating.score >= 4
+    return [
+        (_count_if(given) if given is not None else fn.COUNT(Rating.id)).alias(prefix + "ratings"),
+        _count_if(ok & given if given is not None else ok).alias(prefix + "satisfied"),
+    ]
 
 
-def _counts(f: DigestFigures, area, start, end) -> None:
-    columns, touches = count_columns(start, end)
-    row = Ticket.select(*columns).where(area & touches).dicts().get()
-    for name in COUNT_FIELDS:
-        setattr(f, name, int(row[name] or 0))
+def in_scope(query, unit: OrgUnit, via=None):
+    """Limit a query on ratings, events or points to tickets in `unit`'s subtree.
+
+    At the root every ticket is in scope, so the join to ticket is left out: joining a month of
+    ratings to their tickets costs more than all the rest of a dashboard panel.
+    """
+    if unit.parent_id is None:
+        return query
+    join = query.join(Ticket, on=via) if via is not None else query.join(Ticket)
+    return join.where(_in_area(unit))
+
+
+def _period_counts(unit: OrgUnit, windows: dict) -> dict[str, dict]:
+    """Counts for several periods {key: (start, end)}: one pass over tickets, one over ratings."""
+    first = min(start for start, _ in windows.values())
+    last = max(end for _, end in windows.values())
+    columns, ratings = [], []
+    for key, (start, end) in windows.items():
+        columns += count_columns(start, end, f"{key}__")[0]
+        ratings += rating_columns(start, end, f"{key}__")
+    _, touches = count_columns(first, last)
+    row = Ticket.select(*columns).where(_in_area(unit) & touches).dicts().get()
     rated = (
-        Rating.select(*rating_columns())
-        .join(Ticket)
-        .where(area & _within(Rating.created_at, start, end))
+        in_scope(Rating.select(*ratings).where(_within(Rating.created_at, first, last)), unit)
         .dicts()
         .get()
     )
-    f.ratings, f.satisfied = int(rated["ratings"]), int(rated["satisfied"] or 0)
+    out = {}
+    for key in windows:
+        fields = (*COUNT_FIELDS, "ratings", "satisfied")
+        merged = {**row, **rated}
+        out[key] = {name: int(merged[f"{key}__{name}"] or 0) for name in fields}
+    return out
 
 
-def counts(unit: OrgUnit, start: datetime, end: datetime) -> DigestFigures:
-    """Only the period counts and the three rates (the dashboard's rate cards)."""
-    f = DigestFigures(unit.id, unit.name, unit.level, start, end)
-    _counts(f, _in_area(unit), start, end)
-    return f
+def _counts(f: DigestFigures, unit: OrgUnit, start, end) -> None:
+    for name, value in _period_counts(unit, {"p": (start, end)})["p"].items():
+        setattr(f, name, value)
+
+
+def counts_for(unit: OrgUnit, windows: dict) -> dict[str, "DigestFigures"]:
+    """The period counts and three rates for several periods {key: (start, end)} at once."""
+    out = {}
+    for key, values in _period_counts(unit, windows).items():
+        start, end = windows[key]
+        out[key] = DigestFigures(unit.id, unit.name, unit.level, start, end, **values)
+    return out
 
 
 def overdue_condition(at):
@@ -317,7 +346,7 @@ def figures(unit: OrgUnit, start: datetime, end: datetime, *, at=None, limit: in
     at = at or now()
     area = _in_area(unit)
     f = DigestFigures(unit.id, unit.name, unit.level, start, end)
-    _counts(f, area, start, end)
+    _counts(f, unit, start, end)
     f.overdue_total, f.overdue = _overdue_rows(area, at, limit)
     f.city_overdue_total, f.city_overdue = _overdue_rows(area, at, limit, city_only=True)
     _hotspots(f, area, start, end, limit)

@@ -12,7 +12,7 @@ from peewee import fn
 from models.clock import now, to_local
 from models.digest import _within, overdue_condition
 from models.enums import OPEN_STATES, Action, Level, State
-from models.figures import Window, area, reopen_events, window
+from models.figures import Window, area, on_time_resolved, reopen_events, window
 from models.org import Compound, OrgUnit, User
 from models.routing import routing
 from models.tickets import PointsEntry, Rating, Ticket, TicketEvent
@@ -88,19 +88,19 @@ METRICS = {
 }  # fmt: skip
 
 
-def _acted(action: Action, on_time: bool = False):
+def _acted(action: Action):
     def condition(w: Window, uid: int):
         events = TicketEvent.select(TicketEvent.ticket).where(
             (TicketEvent.action == action) & (TicketEvent.actor == uid)
             & _within(TicketEvent.created_at, w.start, w.end)
         )  # fmt: skip
-        if on_time:
-            events = events.join(Ticket, on=TicketEvent.ticket == Ticket.id).where(
-                TicketEvent.created_at <= Ticket.due_at
-            )
         return Ticket.id.in_(events)
 
     return condition
+
+
+def _on_time_by(w: Window, uid: int):
+    return (Ticket.assignee == uid) & on_time_resolved(w.start, w.end)
 
 
 def _rated_for(w: Window, uid: int):
@@ -117,7 +117,7 @@ def _earned(w: Window, uid: int):
 PERSON_METRICS = {
     "took": ("接单", _acted(Action.TAKE)),
     "resolved_by": ("办结", _acted(Action.RESOLVE)),
-    "on_time_by": ("按时办结", _acted(Action.RESOLVE, on_time=True)),
+    "on_time_by": ("按时办结", _on_time_by),
     "handed_back": ("退单", _acted(Action.HAND_BACK)),
     "rated_for": ("收到的评价", _rated_for),
     "earned": ("获得积分的工单", _earned),

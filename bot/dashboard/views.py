@@ -143,7 +143,8 @@ def unit_page(unit_id: int):
     _need_viewer()
     unit = auth.unit_in_view(unit_id)
     at = now()
-    data = {name: panel(unit, at=at) for name, panel in PANELS.items()}
+    with figures.fast_plans():
+        data = {name: panel(unit, at=at) for name, panel in PANELS.items()}
     wall = request.args.get("wall") == "1"
     refresh = max(5, min(_int_arg("refresh") or WALL_REFRESH_S, 3600))
     charts = {k: data[k] for k in ("daily", "hotspots", "ranking", "volunteers")}
@@ -168,8 +169,10 @@ def panel_json(unit_id: int, panel: str):
     unit = auth.unit_in_view(unit_id)
     if panel not in PANELS:
         abort(404)
+    with figures.fast_plans():
+        body = jsonable(PANELS[panel](unit))
     return jsonify({"unit": {"id": unit.id, "name": unit.name, "level": unit.level},
-                    "at": jsonable(now()), panel: jsonable(PANELS[panel](unit))})  # fmt: skip
+                    "at": jsonable(now()), panel: body})  # fmt: skip
 
 
 def _int_arg(name: str) -> int | None:
