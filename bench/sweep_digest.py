@@ -15,7 +15,7 @@ from datetime import datetime
 
 import psycopg2
 
-from models import clock, digest, figures, figures_lists, schema
+from models import clock, digest, figures, figures_lists, figures_people, schema
 from models.db import database, open_database
 from models.demo import seed_demo
 from models.org import OrgUnit
@@ -150,9 +150,9 @@ def dashboard_panels() -> dict:
         "daily": figures.daily_by_category,
         "hotspots": figures.hotspots,
         "ranking": figures.ranking,
-        "scorecards": figures.scorecards,
-        "volunteers": figures.volunteer_points,
-        "property": figures.property_companies,
+        "scorecards": figures_people.scorecards,
+        "volunteers": figures_people.volunteer_points,
+        "property": figures_people.property_companies,
         "theme": figures.monthly_theme,
         "drill_overdue_page": lambda u: list(figures_lists.rows(
             figures_lists.drill(u, "overdue")[1], limit=50)),

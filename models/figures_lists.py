@@ -12,7 +12,8 @@ from peewee import fn
 from models.clock import now, to_local
 from models.digest import _within, overdue_condition
 from models.enums import OPEN_STATES, Action, Level, State
-from models.figures import Window, area, on_time_resolved, reopen_events, window
+from models.figures import Window, area, reopen_events, window
+from models.figures_people import on_time_resolved
 from models.org import Compound, OrgUnit, User
 from models.routing import routing
 from models.tickets import PointsEntry, Rating, Ticket, TicketEvent

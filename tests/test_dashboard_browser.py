@@ -24,7 +24,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from models import digest, figures, lifecycle, links
+from models import digest, figures, figures_people, lifecycle, links
 from models.clock import from_local
 from models.demo_history import seed_history
 from models.org import OrgUnit
@@ -169,15 +169,15 @@ def test_supervisor_logs_in_by_link_and_every_panel_shows_the_citys_numbers(
         None if r["response_rate"] is None else round(r["response_rate"] * 100, 1) for r in ranking
     ]
 
-    cards = figures.scorecards(city)
+    cards = figures_people.scorecards(city)
     first = browser.find_element(By.CSS_SELECTOR, "#panel-scorecards tbody tr").text.split()
     assert first[0] == cards[0]["name"] and first[2:4] == [str(cards[0]["taken"]),
                                                            str(cards[0]["resolved"])]  # fmt: skip
-    volunteers = figures.volunteer_points(city)
+    volunteers = figures_people.volunteer_points(city)
     assert chart_option(browser, "chart-volunteers")["series"][0]["data"] == [
         v["points"] for v in reversed(volunteers)
     ]
-    companies = {c["name"]: c["band"] for c in figures.property_companies(city)}
+    companies = {c["name"]: c["band"] for c in figures_people.property_companies(city)}
     for row in browser.find_elements(By.CSS_SELECTOR, "#panel-property tbody tr"):
         name, *_, band = row.text.split()
         assert companies[name] == band

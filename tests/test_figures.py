@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from models import clock, digest, figures, lifecycle, links
+from models import clock, digest, figures, figures_people, lifecycle, links
 from models.demo_history import seed_history
 from models.figures_lists import METRICS, drill
 from models.org import Compound, OrgUnit, User
@@ -119,7 +119,7 @@ def test_every_number_has_a_list_of_exactly_that_many_tickets(history):
     for row in figures.ranking(place):
         child = OrgUnit.get_by_id(row["id"])
         assert drill(place, "new", child=child)[1].count() == row["new"]
-    for card in figures.scorecards(place)[:5]:
+    for card in figures_people.scorecards(place)[:5]:
         assert drill(place, "took", handler=card["id"])[1].count() == card["taken"]
         assert drill(place, "on_time_by", handler=card["id"])[1].count() == card["on_time"]
     for spot in figures.hotspots(place):
@@ -143,12 +143,12 @@ def test_monthly_theme_proposes_the_recurring_problem(history):
 
 
 def test_volunteers_and_property_companies_are_ranked(history):
-    points = figures.volunteer_points(city())
+    points = figures_people.volunteer_points(city())
     assert points and [p["points"] for p in points] == sorted(
         (p["points"] for p in points), reverse=True
     )
     assert all("*" in p["name"] for p in points)
-    companies = figures.property_companies(city())
+    companies = figures_people.property_companies(city())
     assert {c["name"] for c in companies} == {"红管家物业", "安居物业"}
     assert all(c["band"] in ("红榜", "良好", "重点监督") for c in companies)
 

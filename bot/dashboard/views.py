@@ -20,7 +20,7 @@ from flask import (
 
 from bot.app import services
 from bot.dashboard import auth, export
-from models import figures, lifecycle, links
+from models import figures, figures_people, lifecycle, links
 from models.clock import now, to_local
 from models.enums import Urgency
 from models.errors import TicketError
@@ -48,9 +48,9 @@ PANELS = {
     "daily": figures.daily_by_category,
     "hotspots": figures.hotspots,
     "ranking": figures.ranking,
-    "scorecards": figures.scorecards,
-    "volunteers": figures.volunteer_points,
-    "property": figures.property_companies,
+    "scorecards": figures_people.scorecards,
+    "volunteers": figures_people.volunteer_points,
+    "property": figures_people.property_companies,
     "theme": figures.monthly_theme,
 }
 PAGE_ROWS = 50
