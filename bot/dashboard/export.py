@@ -6,6 +6,7 @@ import json
 import logging
 import secrets
 import threading
+import time
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -72,8 +73,18 @@ class Jobs:
     def path(self, job_id: str, fmt: str) -> Path:
         return self.folder / f"{job_id}.{fmt}"
 
+    def _sweep(self) -> None:
+        """Delete files whose job has expired from Redis (nobody can download them any more)."""
+        if not self.folder.is_dir():
+            return
+        cutoff = time.time() - JOB_TTL_S
+        for path in self.folder.iterdir():
+            if path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+
     def start(self, fmt: str, query, total: int, owner: int, filename: str) -> str:
         """Queue an export of `query` and return its id; a thread writes the file."""
+        self._sweep()
         job_id = secrets.token_urlsafe(12)
         self._set(job_id, status="running", fmt=fmt, total=total, owner=owner,
                   filename=filename)  # fmt: skip

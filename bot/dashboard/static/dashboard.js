@@ -43,7 +43,7 @@
     var spots = data.hotspots.filter(function (h) { return h.lat !== null && h.lng !== null; });
     var maxN = Math.max.apply(null, [1].concat(spots.map(function (h) { return h.tickets; })));
     chart("chart-map", {
-      tooltip: { formatter: function (p) { return p.data.name + "：近30天 " + p.data.value[2] + " 件，未办结 " + p.data.value[3] + " 件"; } },
+      tooltip: { formatter: function (p) { return echarts.format.encodeHTML(p.data.name) + "：近30天 " + p.data.value[2] + " 件，未办结 " + p.data.value[3] + " 件"; } },
       grid: { left: 60, right: 20, top: 20, bottom: 40 },
       xAxis: { type: "value", scale: true, name: "经度", axisLabel: { formatter: function (v) { return v.toFixed(3); } } },
       yAxis: { type: "value", scale: true, name: "纬度", axisLabel: { formatter: function (v) { return v.toFixed(3); } } },
