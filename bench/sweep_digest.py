@@ -15,7 +15,7 @@ from datetime import datetime
 
 import psycopg2
 
-from models import clock, digest, schema
+from models import clock, digest, figures, figures_lists, figures_people, schema
 from models.db import database, open_database
 from models.demo import seed_demo
 from models.org import OrgUnit
@@ -45,7 +45,8 @@ g AS (
 INSERT INTO ticket (reporter_id, text, category, urgency, state, version, level, org_unit_id,
   grid_id, area_path, compound_id, building, unit_no, room, photos, channel, in_pool,
   subscriber_count, step, breach_count, rating_reminded, created_at, updated_at, step_due_at,
-  due_at, next_check_at, resolved_at, closed_at, assignee_id, score, dispatched_at, taken_at)
+  due_at, next_check_at, resolved_at, closed_at, assignee_id, score, dispatched_at, taken_at,
+  respond_due_at, responded_at)
 SELECT %(reporter)s, 'bench', (%(cats)s::text[])[1 + (g * 31) %% %(ncat)s], 'normal',
   CASE WHEN g %% 100 = 0 THEN 'taken' WHEN g %% 97 = 0 THEN 'cancelled' ELSE 'closed' END,
   3, 'grid', c.grid_id, c.grid_id, c.path, c.id, '', '', '', '[]', 'chat', false, 0,
@@ -56,12 +57,27 @@ SELECT %(reporter)s, 'bench', (%(cats)s::text[])[1 + (g * 31) %% %(ncat)s], 'nor
   CASE WHEN g %% 100 <> 0 AND g %% 97 <> 0 THEN created + hours * interval '1 hour' END,
   CASE WHEN g %% 100 <> 0 THEN created + (hours + 24) * interval '1 hour' END,
   v.id, CASE WHEN g %% 100 <> 0 AND g %% 97 <> 0 AND g %% 5 <> 0 THEN 1 + (g %% 5) END,
-  created, created
+  created, created, created + interval '2 hour',
+  created + CASE WHEN g %% 9 = 0 THEN interval '3 hour' ELSE interval '40 minute' END
 FROM g JOIN c ON c.i = g %% (SELECT count(*) FROM c) JOIN v ON v.i = g %% (SELECT count(*) FROM v)
 """
 SEED_RATINGS = """
 INSERT INTO rating (ticket_id, rater_id, assignee_id, score, comment, created_at)
 SELECT id, reporter_id, assignee_id, score, '', closed_at FROM ticket WHERE score IS NOT NULL
+"""
+# The dashboard's scorecards and reopen counts read events: a take and a resolve for every
+# ticket that got that far, and an unhappy rating that reopened 1 in 50.
+SEED_EVENTS = """
+INSERT INTO ticket_event (ticket_id, actor_id, action, from_state, to_state, level, org_unit_id,
+  assignee_id, note, created_at)
+SELECT id, assignee_id, 'take', 'dispatched', 'taken', 'grid', org_unit_id, assignee_id, '',
+  created_at + interval '1 hour' FROM ticket WHERE state <> 'cancelled'
+UNION ALL
+SELECT id, assignee_id, 'resolve', 'taken', 'resolved', 'grid', org_unit_id, assignee_id, '',
+  resolved_at FROM ticket WHERE resolved_at IS NOT NULL
+UNION ALL
+SELECT id, reporter_id, 'rate', 'resolved', 'dispatched', 'community', org_unit_id, NULL, '',
+  resolved_at + interval '2 hour' FROM ticket WHERE resolved_at IS NOT NULL AND id %% 50 = 0
 """
 SEED_POINTS = """
 INSERT INTO points_entry (user_id, ticket_id, reason, points, created_at)
@@ -94,6 +110,7 @@ def seed(url: str, n: int) -> float:
         database.execute_sql(SEED_TICKETS, params)
         database.execute_sql(SEED_RATINGS)
         database.execute_sql(SEED_POINTS)
+        database.execute_sql(SEED_EVENTS)
     database.execute_sql("ANALYZE")
     return time.perf_counter() - started
 
@@ -125,6 +142,46 @@ def explain(query) -> str:
     return "\n".join(r[0] for r in rows)
 
 
+def dashboard_panels() -> dict:
+    """The dashboard's panels (bot.dashboard.views.PANELS) without importing Flask."""
+    return {
+        "rates": figures.rates,
+        "status": figures.status,
+        "daily": figures.daily_by_category,
+        "hotspots": figures.hotspots,
+        "ranking": figures.ranking,
+        "scorecards": figures_people.scorecards,
+        "volunteers": figures_people.volunteer_points,
+        "property": figures_people.property_companies,
+        "theme": figures.monthly_theme,
+        "drill_overdue_page": lambda u: list(figures_lists.rows(
+            figures_lists.drill(u, "overdue")[1], limit=50)),
+    }  # fmt: skip
+
+
+def measure_panels(runs: int) -> dict:
+    """Each dashboard panel for the city over the seeded tickets, and the whole page."""
+    city = OrgUnit.get(OrgUnit.level == "city")
+    panels = dashboard_panels()
+    out = {}
+    for name, fn in panels.items():
+
+        def one(fn=fn):
+            with figures.fast_plans():  # as bot.dashboard runs them
+                fn(city)
+
+        out[name] = median_ms(one, runs)
+    page = [fn for name, fn in panels.items() if not name.startswith("drill")]
+
+    def whole():
+        with figures.fast_plans():
+            for fn in page:
+                fn(city)
+
+    out["whole_page"] = median_ms(whole, runs)
+    return out
+
+
 def measure(n: int, runs: int) -> dict:
     """Sweep and digest timings on the seeded database."""
     city = OrgUnit.get(OrgUnit.level == "city")
@@ -139,6 +196,7 @@ def measure(n: int, runs: int) -> dict:
         "sweep_ms": median_ms(rolled_back(sweep_job), runs),
         "digest_ms": median_ms(lambda: digest.figures(city, start, end), runs),
         "weekly_ms": median_ms(lambda: digest.figures(city, *week), runs),
+        "panels": measure_panels(runs),
     }
 
 
@@ -185,6 +243,12 @@ def main() -> None:
         print(f"| {r['tickets']:,} | {r['open']:,} | {r['due']:,} | {r['seed_s']:.1f} "
               f"| {r['select_ms']:.1f} | {r['sweep_ms']:.0f} | {per:.2f} "
               f"| {r['digest_ms']:.0f} | {r['weekly_ms']:.0f} |")  # fmt: skip
+    names = list(rows[0]["panels"]) if rows else []
+    print("\nDashboard panels for the city, ms (DESIGN §9: each < 1000, whole page < 2000):\n")
+    print("| tickets | " + " | ".join(names) + " |")
+    print("|---:|" + "---:|" * len(names))
+    for r in rows:
+        print(f"| {r['tickets']:,} | " + " | ".join(f"{r['panels'][k]:.0f}" for k in names) + " |")
 
 
 if __name__ == "__main__":

@@ -91,6 +91,9 @@ def _register_blueprints(app: Flask) -> None:
         api = None
     if api is not None:
         api.init_app(app)
+    from bot import dashboard
+
+    dashboard.init_app(app)
 
     @app.get("/healthz")
     def healthz():

@@ -37,8 +37,9 @@ def init_db(reset):
 
 
 @main.command("seed-demo")
+@click.option("--history", is_flag=True, help="Also 30 days of made-up tickets (for 大屏).")
 @with_appcontext
-def seed_demo_cmd():
+def seed_demo_cmd(history):
     """Fill an empty database with the demo city and demo users (safe to run twice)."""
     from models import schema
     from models.demo import seed_demo
@@ -52,6 +53,12 @@ def seed_demo_cmd():
         )
     else:
         click.echo("demo city already present")
+    if history:
+        from models.demo_history import seed_history
+
+        made = seed_history()
+        click.echo(f"demo history: {made.get('tickets', 0)} tickets" if made["created"]
+                   else "demo history already present")  # fmt: skip
 
 
 @main.command("serve", with_appcontext=False)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import secrets
 from pathlib import Path
 
 from bot.webhook_guard import DEFAULT_PHOTO_HOSTS
@@ -76,6 +77,12 @@ class Config:
         self.RETENTION_DAYS = int(_env("RETENTION_DAYS", "730"))
         self.LOG_FORMAT = _env("LOG_FORMAT", "json")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+        # Signs dashboard login links and session cookies; unset, a random key kept in VAR_DIR.
+        self.SECRET_KEY = _env("SECRET_KEY")
+        self.DASHBOARD_LINK_TTL_S = int(_env("DASHBOARD_LINK_TTL_S", "600"))
+        self.DASHBOARD_DIGEST_LINK_TTL_S = int(_env("DASHBOARD_DIGEST_LINK_TTL_S", "86400"))
+        self.DASHBOARD_SESSION_TTL_S = int(_env("DASHBOARD_SESSION_TTL_S", "28800"))
+        self.DASHBOARD_EXPORT_SYNC_MAX = int(_env("DASHBOARD_EXPORT_SYNC_MAX", "5000"))
         self.TESTING = False
         # Optional API settings; each has a default in bot/api when unset.
         for name in OPTIONAL_API_SETTINGS:
@@ -88,6 +95,24 @@ class Config:
     def wechat_live(self) -> bool:
         """True when real credentials are set: outbound goes to WeChat, not the console."""
         return bool(self.WECHAT_APPID and self.WECHAT_SECRET)
+
+    @property
+    def secret_key(self) -> str:
+        """SECRET_KEY, or one made once and kept in VAR_DIR (shared by processes on a host)."""
+        if self.SECRET_KEY:
+            return self.SECRET_KEY
+        path = Path(self.VAR_DIR) / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process made it first
+            else:
+                with os.fdopen(fd, "w") as out:
+                    out.write(secrets.token_hex(32))
+        self.SECRET_KEY = path.read_text().strip()
+        return self.SECRET_KEY
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -8,6 +8,7 @@ MENU = {
             "name": "更多",
             "sub_button": [
                 {"type": "click", "name": "志愿接单", "key": "VOLUNTEER"},
+                {"type": "click", "name": "数据大屏", "key": "DASHBOARD"},
                 {"type": "click", "name": "帮助", "key": "HELP"},
             ],
         },

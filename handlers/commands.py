@@ -26,6 +26,7 @@ FIXED = {
     "我的任务": "my_tasks", "我的积分": "my_points",
     "待派单": "queue", "超时工单": "overdue", "今日概况": "today", "今天概况": "today",
     "物业评价": "property_report", "物业红黑榜": "property_report", "红榜": "property_report",
+    "大屏": "dashboard", "数据大屏": "dashboard", "看板": "dashboard",
 }  # fmt: skip
 FIXED |= {
     "积分商城": "shop", "信用超市": "shop", "积分超市": "shop", "我的兑换": "my_redemptions",

@@ -45,6 +45,7 @@ COMMANDS = {
 COMMANDS = {role: {**table, **incentives.COMMANDS[role]} for role, table in COMMANDS.items()}
 STAFF_COMMANDS = set(staff.DISPATCHER_COMMANDS) | set(staff.SUPERVISOR_COMMANDS)
 MENU_KEYS = {"REPORT": "report", "MY_TICKETS": "my_tickets", "VOLUNTEER": "nearby", "HELP": "help"}
+MENU_KEYS["DASHBOARD"] = "dashboard"
 SCENE_INVITE = "invite_"
 
 

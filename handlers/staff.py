@@ -5,7 +5,7 @@ from datetime import timedelta
 from handlers import texts, views
 from handlers.commands import Command, number_in, strip_target
 from handlers.conversation import END, Conversation
-from models import digest, evaluation, lifecycle, notices
+from models import digest, evaluation, lifecycle, links, notices
 from models.access import load_ticket, require_dispatcher, require_staff_in_scope
 from models.clock import now
 from models.db import under_path
@@ -284,6 +284,16 @@ def today(user, cmd, ctx) -> str:
     return digest.render(digest.today(user.org_unit), "today")
 
 
+def dashboard(user, cmd, ctx) -> str:
+    """大屏: a one-time login link to the dashboard of the caller's subtree."""
+    _require(user, *STAFF_ROLES)
+    url = links.dashboard_link(user)
+    if url is None:
+        return texts.DASHBOARD_OFF
+    minutes = max(links.settings().login_ttl_s // 60, 1)
+    return texts.DASHBOARD_LINK.format(unit=user.org_unit.name, url=url, minutes=minutes)
+
+
 REPORT_DAYS = 90
 
 
@@ -310,6 +320,7 @@ DISPATCHER_COMMANDS = {
     "overdue": overdue,
     "today": today,
     "property_report": property_report,
+    "dashboard": dashboard,
     "查询": query,
     "派单": dispatch,
     "转单": reassign,
@@ -325,6 +336,7 @@ DISPATCHER_COMMANDS = {
 SUPERVISOR_COMMANDS = {
     "today": today,
     "property_report": property_report,
+    "dashboard": dashboard,
     "overdue": overdue,
     "查询": query,
     "督办": urge,

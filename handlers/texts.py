@@ -69,11 +69,12 @@ HELP = {
         "· 关闭 #12 原因、合并 #12 到 #13、撤销合并 #12\n"
         "· 改类 #12 电梯 紧急：更正类别和紧急程度\n"
         "· 回访 #12 情况、超时工单、查询 #12\n"
-        "· 物业评价：辖区物业公司的红榜和重点监督"
+        "· 物业评价：辖区物业公司的红榜和重点监督\n"
+        "· 大屏：打开辖区数据大屏"
     ),
     Role.SUPERVISOR: (
         "您可以：\n· 今日概况：辖区今天的数字\n· 超时工单\n· 督办 #12\n· 查询 #12\n"
-        "· 物业评价：辖区物业公司的红榜和重点监督"
+        "· 物业评价：辖区物业公司的红榜和重点监督\n· 大屏：打开辖区数据大屏"
     ),
 }
 HELP[Role.WORKER] = HELP[Role.VOLUNTEER].replace("志愿者可以", "您可以")
@@ -155,6 +156,11 @@ DONE = "好的，{what}：{brief}。"
 OVERDUE_EMPTY = "辖区内没有超时的工单。"
 OVERDUE = "超时工单（{n}件，最久的在前）：\n{items}\n回复“督办 #编号”催办。"
 NEED_STAFF = "这个功能需要网格员、社区工作者或领导身份。"
+DASHBOARD_LINK = (
+    "{unit}的数据大屏：\n{url}\n"
+    "链接只能打开一次，{minutes}分钟内有效；过期了再发“大屏”即可。请勿转发。"
+)
+DASHBOARD_OFF = "数据大屏暂时没有开通，请联系系统管理员。"
 FORMAT_HINT = "格式不太对，可以这样写：{example}"
 
 # -- staff side: refusals that fit the person, merge questions, corrections ------------------

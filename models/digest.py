@@ -74,6 +74,8 @@ class DigestFigures:
     done_in_time: int = 0
     ratings: int = 0
     satisfied: int = 0
+    respond_due: int = 0
+    responded_in_time: int = 0
     overdue_total: int = 0
     city_overdue_total: int = 0
     overdue: list[Overdue] = field(default_factory=list)
@@ -87,6 +89,11 @@ class DigestFigures:
     def completion_rate(self) -> float | None:
         """办结率: resolved or closed within the overall deadline / due in the period."""
         return self.done_in_time / self.due if self.due else None
+
+    @property
+    def response_rate(self) -> float | None:
+        """响应率: dispatched by the dispatch deadline / dispatch deadlines in the period."""
+        return self.responded_in_time / self.respond_due if self.respond_due else None
 
     @property
     def satisfaction_rate(self) -> float | None:
@@ -124,51 +131,111 @@ def _overdue_since():
     )
 
 
-def _counts(f: DigestFigures, area, start, end) -> None:
+def count_columns(start, end, prefix: str = "") -> tuple[list, object]:
+    """The period counts as aggregate columns (aliases `prefix` + field), and the rows they touch.
+
+    One definition for the digest, the dashboard's rate cards and its rankings (grouped).
+    响应率: dispatched by the dispatch deadline / dispatch deadlines in the period.
+    办结率 (解决率): resolved or closed by the overall deadline / overall deadlines in the period.
+    """
     in_time = (Ticket.resolved_at <= Ticket.due_at) | (
         (Ticket.state == State.CLOSED) & (Ticket.closed_at <= Ticket.due_at)
     )
-    due = _within(Ticket.due_at, start, end) & (Ticket.state != State.CANCELLED)
-    row = (
-        Ticket.select(
-            _count_if(_within(Ticket.created_at, start, end)).alias("new"),
-            _count_if(_within(Ticket.resolved_at, start, end)).alias("resolved"),
-            _count_if(_within(Ticket.closed_at, start, end) & (Ticket.state == State.CLOSED)).alias(
-                "closed"
-            ),
-            _count_if(due).alias("due"),
-            _count_if(due & in_time).alias("done"),
-        )
-        .where(
-            area
-            & (
-                _within(Ticket.created_at, start, end)
-                | _within(Ticket.resolved_at, start, end)
-                | _within(Ticket.closed_at, start, end)
-                | _within(Ticket.due_at, start, end)
-            )
-        )
-        .dicts()
-        .get()
+    live = Ticket.state != State.CANCELLED
+    due = _within(Ticket.due_at, start, end) & live
+    to_respond = _within(Ticket.respond_due_at, start, end) & live
+    conditions = {
+        "new": _within(Ticket.created_at, start, end),
+        "resolved": _within(Ticket.resolved_at, start, end),
+        "closed": _within(Ticket.closed_at, start, end) & (Ticket.state == State.CLOSED),
+        "due": due,
+        "done_in_time": due & in_time,
+        "respond_due": to_respond,
+        "responded_in_time": to_respond & (Ticket.responded_at <= Ticket.respond_due_at),
+    }
+    columns = [_count_if(c).alias(prefix + name) for name, c in conditions.items()]
+    touches = (
+        _within(Ticket.created_at, start, end)
+        | _within(Ticket.resolved_at, start, end)
+        | _within(Ticket.closed_at, start, end)
+        | _within(Ticket.due_at, start, end)
+        | _within(Ticket.respond_due_at, start, end)
     )
-    f.new, f.resolved, f.closed = int(row["new"]), int(row["resolved"]), int(row["closed"])
-    f.due, f.done_in_time = int(row["due"]), int(row["done"])
+    return columns, touches
+
+
+COUNT_FIELDS = ("new", "resolved", "closed", "due", "done_in_time", "respond_due",
+                "responded_in_time")  # fmt: skip
+
+
+def rating_columns(start=None, end=None, prefix: str = "") -> list:
+    """Ratings and satisfied ratings (score ≥ 4, 满意率), optionally only those in [start, end)."""
+    given = _within(Rating.created_at, start, end) if start is not None else None
+    ok = Rating.score >= 4
+    return [
+        (_count_if(given) if given is not None else fn.COUNT(Rating.id)).alias(prefix + "ratings"),
+        _count_if(ok & given if given is not None else ok).alias(prefix + "satisfied"),
+    ]
+
+
+def in_scope(query, unit: OrgUnit, via=None):
+    """Limit a query on ratings, events or points to tickets in `unit`'s subtree.
+
+    At the root every ticket is in scope, so the join to ticket is left out: joining a month of
+    ratings to their tickets costs more than all the rest of a dashboard panel.
+    """
+    if unit.parent_id is None:
+        return query
+    join = query.join(Ticket, on=via) if via is not None else query.join(Ticket)
+    return join.where(_in_area(unit))
+
+
+def _period_counts(unit: OrgUnit, windows: dict) -> dict[str, dict]:
+    """Counts for several periods {key: (start, end)}: one pass over tickets, one over ratings."""
+    first = min(start for start, _ in windows.values())
+    last = max(end for _, end in windows.values())
+    columns, ratings = [], []
+    for key, (start, end) in windows.items():
+        columns += count_columns(start, end, f"{key}__")[0]
+        ratings += rating_columns(start, end, f"{key}__")
+    _, touches = count_columns(first, last)
+    row = Ticket.select(*columns).where(_in_area(unit) & touches).dicts().get()
     rated = (
-        Rating.select(fn.COUNT(Rating.id).alias("n"), _count_if(Rating.score >= 4).alias("ok"))
-        .join(Ticket)
-        .where(area & _within(Rating.created_at, start, end))
+        in_scope(Rating.select(*ratings).where(_within(Rating.created_at, first, last)), unit)
         .dicts()
         .get()
     )
-    f.ratings, f.satisfied = int(rated["n"]), int(rated["ok"])
+    out = {}
+    for key in windows:
+        fields = (*COUNT_FIELDS, "ratings", "satisfied")
+        merged = {**row, **rated}
+        out[key] = {name: int(merged[f"{key}__{name}"] or 0) for name in fields}
+    return out
+
+
+def _counts(f: DigestFigures, unit: OrgUnit, start, end) -> None:
+    for name, value in _period_counts(unit, {"p": (start, end)})["p"].items():
+        setattr(f, name, value)
+
+
+def counts_for(unit: OrgUnit, windows: dict) -> dict[str, "DigestFigures"]:
+    """The period counts and three rates for several periods {key: (start, end)} at once."""
+    out = {}
+    for key, values in _period_counts(unit, windows).items():
+        start, end = windows[key]
+        out[key] = DigestFigures(unit.id, unit.name, unit.level, start, end, **values)
+    return out
+
+
+def overdue_condition(at):
+    """Open and past either clock (the step's or the overall deadline) as of `at`."""
+    return Ticket.state.in_(list(OPEN_STATES)) & (
+        (Ticket.step_due_at <= at) | (Ticket.due_at <= at)
+    )
 
 
 def _overdue_rows(area, at, limit: int, city_only: bool = False) -> tuple[int, list[Overdue]]:
-    where = (
-        area
-        & Ticket.state.in_(list(OPEN_STATES))
-        & ((Ticket.step_due_at <= at) | (Ticket.due_at <= at))
-    )
+    where = area & overdue_condition(at)
     if city_only:
         where &= Ticket.level == Level.CITY
     total = Ticket.select(fn.COUNT(Ticket.id)).where(where).scalar() or 0
@@ -224,11 +291,7 @@ def _hotspots(f: DigestFigures, area, start, end, limit: int) -> None:
 
 
 def _slow_grids(f: DigestFigures, area, start, end, at, limit: int) -> None:
-    overdue = (
-        area
-        & Ticket.state.in_(list(OPEN_STATES))
-        & ((Ticket.step_due_at <= at) | (Ticket.due_at <= at))
-    )
+    overdue = area & overdue_condition(at)
     late = dict(
         Ticket.select(Ticket.grid, fn.COUNT(Ticket.id))
         .where(overdue)
@@ -286,7 +349,7 @@ def figures(unit: OrgUnit, start: datetime, end: datetime, *, at=None, limit: in
     at = at or now()
     area = _in_area(unit)
     f = DigestFigures(unit.id, unit.name, unit.level, start, end)
-    _counts(f, area, start, end)
+    _counts(f, unit, start, end)
     f.overdue_total, f.overdue = _overdue_rows(area, at, limit)
     f.city_overdue_total, f.city_overdue = _overdue_rows(area, at, limit, city_only=True)
     _hotspots(f, area, start, end, limit)
@@ -360,14 +423,17 @@ def _heading(f: DigestFigures, kind: str) -> str:
 
 
 def _rates(f: DigestFigures) -> str:
-    """The two rates, or in words why there is none yet (a bare dash tells a reader nothing)."""
+    """The three rates, or in words why there is none yet (a bare dash tells a reader nothing)."""
+    respond = "本期没有到期的派单，暂不计响应率"
+    if f.respond_due:
+        respond = f"响应率 {_pct(f.responded_in_time, f.respond_due)}"
     done = "本期没有到期的工单，暂不计办结率"
     if f.due:
         done = f"办结率 {_pct(f.done_in_time, f.due)}"
     happy = "还没有收到评价，暂不计满意度"
     if f.ratings:
         happy = f"满意度 {_pct(f.satisfied, f.ratings)}"
-    return f"{done}，{happy}。"
+    return f"{respond}，{done}，{happy}。"
 
 
 def _is_slow(g: SlowGrid) -> bool:

@@ -200,7 +200,22 @@ MIGRATIONS.append(
         _v9_down,
     )
 )
-
+MIGRATIONS.append(
+    Migration(
+        10,
+        "ticket.respond_due_at and responded_at for the dashboard's 响应率",
+        lambda m: [
+            m.add_column("ticket", "respond_due_at", peewee.DateTimeField(null=True)),
+            m.add_column("ticket", "responded_at", peewee.DateTimeField(null=True)),
+            m.add_index("ticket", ("respond_due_at",), False),
+        ],
+        lambda m: [
+            m.drop_index("ticket", "ticket_respond_due_at"),
+            m.drop_column("ticket", "responded_at"),
+            m.drop_column("ticket", "respond_due_at"),
+        ],
+    )
+)
 LATEST = MIGRATIONS[-1].version
 
 

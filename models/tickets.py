@@ -65,6 +65,10 @@ class Ticket(BaseModel):
     closed_at = peewee.DateTimeField(null=True, index=True)
     # When retention removed its personal data (models.retention); NULL while it holds any.
     anonymised_at = peewee.DateTimeField(null=True)
+    # 响应率 (Beijing 12345): the dispatch deadline set at filing, and the first dispatch.
+    # dispatched_at moves on every 转单, so neither clock above can answer it afterwards.
+    respond_due_at = peewee.DateTimeField(null=True, index=True)
+    responded_at = peewee.DateTimeField(null=True)
 
     @property
     def number(self) -> str:

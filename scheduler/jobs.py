@@ -10,7 +10,7 @@ from collections import Counter
 
 import peewee
 
-from models import deadlines, digest
+from models import deadlines, digest, links
 from models.clock import now, to_local
 from models.enums import OutboundStatus
 from models.outbox import Outbound, enqueue
@@ -80,7 +80,11 @@ def digest_job(kind: str = "daily", at=None) -> int:
         unit = person.org_unit
         if unit.id not in cache:
             cache[unit.id] = digest.render(digest.figures(unit, start, end, at=at), kind)
-        enqueue(person, cache[unit.id], template="digest", dedupe_key=key)
+        text = cache[unit.id]
+        url = links.dashboard_link(person, for_digest=True)
+        if url:  # one-time link to this supervisor's own dashboard
+            text = f"{text}\n数据大屏：{url}"
+        enqueue(person, text, template="digest", dedupe_key=key)
         queued += 1
     log.info("%s digest: %d queued for %d unit(s)", kind, queued, len(cache))
     return queued

@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from models import links
 from models.clock import CHINA
 from models.db import database
 from scheduler import jobs
@@ -50,12 +51,19 @@ def _guarded(name: str, fn, lease: Lease):
     return run
 
 
+def _configure_links(config) -> None:
+    """Digests carry a dashboard login link when the config can sign one."""
+    if hasattr(config, "secret_key") and getattr(config, "PUBLIC_BASE_URL", None):
+        links.configure_from(config)
+
+
 def build_scheduler(lease: Lease, transport, config, *, drain_every_s=DRAIN_EVERY_S,
                     sweep_every_s=SWEEP_EVERY_S, extra_jobs=()) -> BackgroundScheduler:  # fmt: skip
     """A BackgroundScheduler (Beijing time) with the sweep, drain and digest jobs, plus
     `extra_jobs` as (name, fn, every_s) from the layer above (the webhook's replay of parked
     messages: scheduler/ may not import bot/)."""
     hour = int(getattr(config, "DIGEST_HOUR", 8))
+    _configure_links(config)
     templates = getattr(config, "TEMPLATE_IDS", None) or {}
     sched = BackgroundScheduler(
         timezone=CHINA,

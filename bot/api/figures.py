@@ -61,7 +61,10 @@ def _jsonable(value):
 def digest_figures(unit: OrgUnit, start_at: datetime, end_at: datetime) -> dict:
     """The digest's figures (models.digest), the same numbers supervisors get by push."""
     result = digest.figures(unit, start_at, end_at)
-    rates = {name: getattr(result, name) for name in ("completion_rate", "satisfaction_rate")}
+    rates = {
+        name: getattr(result, name)
+        for name in ("response_rate", "completion_rate", "satisfaction_rate")
+    }
     return {**_jsonable(result), **rates}
 
 

@@ -73,6 +73,11 @@ def stored_photos(ids: list[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+def _coordinate(value: float | None) -> float | None:
+    # 6 decimals are 0.1 m. PostgreSQL's `real` column rejects a value like 1e-58 (a 5xx).
+    return None if value is None else round(value, 6)
+
+
 @blp.route("/tickets", methods=["POST"])
 @auth_required()
 @blp.arguments(TicketCreateSchema)
@@ -92,7 +97,8 @@ def create_ticket(body):
     ticket = lifecycle.submit(
         user, body["text"], category, urgency, compound=compound,
         building=body.get("building", ""), unit_no=body.get("unit_no", ""),
-        room=body.get("room", ""), lat=body.get("lat"), lng=body.get("lng"),
+        room=body.get("room", ""), lat=_coordinate(body.get("lat")),
+        lng=_coordinate(body.get("lng")),
         photos=stored_photos(body["photos"]), channel="miniapp",
     )  # fmt: skip
     return detail(ticket)

@@ -85,6 +85,7 @@ def submit(
         area_path=grid.path, compound=compound, building=building, unit_no=unit_no, room=room,
         lat=lat, lng=lng, photos=list(photos)[:9], channel=channel, external_ref=external_ref,
         due_at=routing().overall_deadline(urgency, at), created_at=at, updated_at=at, **clock,
+        respond_due_at=clock["step_due_at"],
     )  # fmt: skip
     TicketEvent.create(
         ticket=ticket, actor=reporter, action=Action.SUBMIT, from_state=None,
@@ -150,7 +151,7 @@ def dispatch(ticket_id, actor: User, *, to_user=None, to_unit=None, to_pool=Fals
     changes = _target_changes(actor, ticket, to_user, to_unit, to_pool)
     ticket = move(
         ticket, Action.DISPATCH, actor, to_state=State.DISPATCHED, note=note,
-        dispatched_at=now(), **changes,
+        dispatched_at=now(), responded_at=ticket.responded_at or now(), **changes,
     )  # fmt: skip
     _announce_target(ticket)
     enqueue(ticket.reporter, notices.reporter_dispatched(ticket), ticket=ticket)
@@ -195,7 +196,7 @@ def reassign(ticket_id, actor: User, *, to_user=None, to_unit=None, to_pool=Fals
     changes = _target_changes(actor, ticket, to_user, to_unit, to_pool)
     ticket = move(
         ticket, Action.REASSIGN, actor, to_state=State.DISPATCHED, note=note,
-        dispatched_at=now(), **changes,
+        dispatched_at=now(), responded_at=ticket.responded_at or now(), **changes,
     )  # fmt: skip
     if previous is not None and previous.id != ticket.assignee_id:
         enqueue(previous, notices.reassigned_away(ticket), ticket=ticket)
