@@ -15,19 +15,8 @@ import uuid
 
 from pythonjsonlogger.json import JsonFormatter
 
+from models import privacy
 from models.trace import request_id as _request_id
-
-# Local masker until models.privacy lands (it will offer the same helpers for every layer).
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-_LANDLINE = re.compile(r"(?<!\d)(0\d{2,3}-?)\d{4}(\d{3,4})(?!\d)")
-_ID_CARD = re.compile(r"(?<![\dXx])(\d{6})\d{8}(\d{3}[\dXx])(?![\dXx])")
-
-
-def mask_text(text: str) -> str:
-    """Phone and ID-card numbers with their middle digits hidden."""
-    text = _ID_CARD.sub(r"\1********\2", text)
-    text = _PHONE.sub(r"\1****\2", text)
-    return _LANDLINE.sub(r"\1****\2", text)
 
 
 def mask(openid: str) -> str:
@@ -65,7 +54,7 @@ class MaskingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string: leave the record as it is
             return True
-        masked = mask_text(message)
+        masked = privacy.redact(message)
         if masked != message:
             record.msg, record.args = masked, None
         return True

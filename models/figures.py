@@ -23,7 +23,7 @@ from models.digest import (
     overdue_condition,
     rating_columns,
 )
-from models.enums import OPEN_STATES, Action, Level, State
+from models.enums import OPEN_STATES, Action, Level
 from models.org import Compound, OrgUnit
 from models.routing import routing
 from models.tickets import Rating, Ticket, TicketEvent
@@ -76,10 +76,9 @@ def area(unit: OrgUnit):
 
 
 def reopen_events():
-    """Reopens: by a dispatcher (reopen) or by an unhappy rating (rate → dispatched)."""
-    return TicketEvent.action.in_([Action.REOPEN, Action.RATE]) & (
-        TicketEvent.to_state == State.DISPATCHED
-    )
+    """Reopens, by a dispatcher or by an unhappy rating: the lifecycle writes one `reopen`
+    event for each (back to waiting for dispatch)."""
+    return TicketEvent.action == Action.REOPEN
 
 
 def _rate_dict(f: digest.DigestFigures) -> dict:

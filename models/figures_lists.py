@@ -4,11 +4,11 @@ Each metric is the same condition the aggregate in models.digest / models.figure
 a list has exactly as many rows as its number says.
 """
 
-import re
 from datetime import datetime
 
 from peewee import fn
 
+from models import privacy
 from models.clock import now, to_local
 from models.digest import _within, overdue_condition
 from models.enums import OPEN_STATES, Action, Level, State
@@ -154,20 +154,6 @@ def drill(unit: OrgUnit, metric: str, period: str = "30d", *, at=None, child=Non
 
 # -- rows ---------------------------------------------------------------------------------
 
-_PHONE = re.compile(r"1\d{10}|\d{3,4}-?\d{7,8}")
-
-
-# Local stand-in for the shared privacy policy (models/privacy.py, being written in parallel):
-# swap these two for its mask functions when it lands. Staff reading the dashboard are neither
-# the reporter nor the assignee, so names, phones and room numbers are always masked here.
-def mask_person(name: str) -> str:
-    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
-
-
-def mask_text(text: str) -> str:
-    return _PHONE.sub(lambda m: m.group(0)[:3] + "****" + m.group(0)[-4:], text)
-
-
 COLUMNS = ["工单号", "提交时间", "类别", "紧急程度", "状态", "层级", "小区", "楼栋", "反映人",
            "电话", "办理人", "办结期限", "内容"]  # fmt: skip
 STATE_NAMES = {"submitted": "待派单", "dispatched": "已派单", "taken": "办理中",
@@ -198,20 +184,17 @@ def rows(query, limit: int | None = None):
         for t in batch:
             reporter = users.get(t.reporter_id)
             assignee = users.get(t.assignee_id) if t.assignee_id else None
+            # Staff reading the dashboard are neither the reporter nor the assignee: masked.
             yield [
                 t.id, _local(t.created_at), r.category(t.category).name,
                 URGENCY_NAMES.get(t.urgency, t.urgency), STATE_NAMES.get(t.state, t.state),
                 LEVEL_NAMES.get(t.level, t.level), compounds.get(t.compound_id, ""),
                 f"{t.building}号楼" if t.building else "",
-                mask_person(reporter.name) if reporter else "",
-                _mask_phone(reporter.phone) if reporter and reporter.phone else "",
-                mask_person(assignee.name) if assignee else "",
-                _local(t.due_at), mask_text(t.text[:80]),
+                privacy.mask_name(reporter.name) if reporter else "",
+                privacy.mask_phone(reporter.phone) if reporter and reporter.phone else "",
+                privacy.mask_name(assignee.name) if assignee else "",
+                _local(t.due_at), privacy.mask_text(t.text[:80]),
             ]  # fmt: skip
-
-
-def _mask_phone(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
 
 
 def _batches(query, size: int):

@@ -62,7 +62,7 @@ def test_supervisor_gets_a_one_time_link_by_sending_da_ping(chat, demo):
 def test_dispatcher_gets_a_link_from_the_menu_and_a_resident_is_refused(chat, demo):
     assert LINK.search(chat("demo_dispatcher_1").event("CLICK", "DASHBOARD"))
     reply = chat("demo_resident_1").say("大屏")
-    assert "需要网格员、社区工作者或领导身份" in reply and not LINK.search(reply)
+    assert "需要网格员、社区工作人员或领导身份" in reply and not LINK.search(reply)
 
 
 def test_a_link_opens_the_viewers_own_subtree_once(client, demo):

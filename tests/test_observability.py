@@ -6,8 +6,10 @@ import logging
 
 from prometheus_client import REGISTRY
 
-from bot.logs import bind_request_id, make_handler, mask_text
+from bot.chat import reply_text
+from bot.logs import bind_request_id, make_handler
 from models.outbox import Outbound
+from models.privacy import redact as mask_text
 
 URGENT = "楼道里飞线充电，晚上冒火花了"
 
@@ -45,6 +47,8 @@ def test_the_request_id_travels_from_the_webhook_to_the_outbox_rows(live_server,
     resident.http.headers["X-Request-Id"] = "rid-from-nginx-0001"
     response = resident.post(resident.signer.text(URGENT))
     assert response.headers["X-Request-Id"] == "rid-from-nginx-0001"
+    assert "回复 1 立即上报" in reply_text(response.text)  # sparks now: the danger question
+    response = resident.post(resident.signer.text("1"))  # files it urgent, alerts go out
     rows = list(Outbound.select())
     assert rows and {row.request_id for row in rows} == {"rid-from-nginx-0001"}
 
@@ -65,5 +69,5 @@ def test_log_lines_are_json_with_the_request_id_and_no_phone_numbers():
 
 def test_masking_hides_phones_and_id_numbers_but_not_ticket_numbers():
     assert mask_text("电话13912345678") == "电话139****5678"
-    assert mask_text("身份证330102199001011234") == "身份证330102********1234"
+    assert mask_text("身份证330102199001011234") == "身份证330****1234"
     assert mask_text("工单 #1024 已派单") == "工单 #1024 已派单"

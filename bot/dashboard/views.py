@@ -20,7 +20,7 @@ from flask import (
 
 from bot.app import services
 from bot.dashboard import auth, export
-from models import figures, figures_people, lifecycle, links
+from models import figures, figures_people, lifecycle, links, privacy
 from models.clock import now, to_local
 from models.enums import Urgency
 from models.errors import TicketError
@@ -30,7 +30,6 @@ from models.figures_lists import (
     NOW_METRICS,
     PERSON_METRICS,
     drill,
-    mask_person,
     rows,
 )
 from models.org import Compound, OrgUnit, User, WorkUnit
@@ -221,7 +220,7 @@ def _drill_title(unit, args, title) -> str:
         parts.append(company.name if company else "")
     if args["handler"]:
         person = User.get_or_none(User.id == args["handler"])
-        parts.append(mask_person(person.name) if person and person.name else "")
+        parts.append(privacy.mask_name(person.name) if person and person.name else "")
     return " · ".join(p for p in parts if p)
 
 
