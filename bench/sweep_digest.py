@@ -15,10 +15,11 @@ from datetime import datetime
 
 import psycopg2
 
-from models import clock, digest, figures, figures_lists, figures_people, schema
+from models import clock, digest, figures, figures_lists, schema
 from models.db import database, open_database
 from models.demo import seed_demo
 from models.org import OrgUnit
+from models.panels import PANELS
 from models.tickets import Ticket
 from scheduler.jobs import sweep_job
 
@@ -143,17 +144,9 @@ def explain(query) -> str:
 
 
 def dashboard_panels() -> dict:
-    """The dashboard's panels (bot.dashboard.views.PANELS) without importing Flask."""
+    """The dashboard's panels (models.panels), plus one page of a drill-down list."""
     return {
-        "rates": figures.rates,
-        "status": figures.status,
-        "daily": figures.daily_by_category,
-        "hotspots": figures.hotspots,
-        "ranking": figures.ranking,
-        "scorecards": figures_people.scorecards,
-        "volunteers": figures_people.volunteer_points,
-        "property": figures_people.property_companies,
-        "theme": figures.monthly_theme,
+        **PANELS,
         "drill_overdue_page": lambda u: list(figures_lists.rows(
             figures_lists.drill(u, "overdue")[1], limit=50)),
     }  # fmt: skip

@@ -20,7 +20,7 @@ from flask import (
 
 from bot.app import services
 from bot.dashboard import auth, export
-from models import figures, figures_people, lifecycle, links, privacy
+from models import figures, lifecycle, links, privacy
 from models.clock import now, to_local
 from models.enums import Urgency
 from models.errors import TicketError
@@ -33,6 +33,7 @@ from models.figures_lists import (
     rows,
 )
 from models.org import Compound, OrgUnit, User, WorkUnit
+from models.panels import PANELS
 from models.routing import routing
 from models.tickets import Ticket
 
@@ -41,17 +42,6 @@ blueprint = Blueprint(
     template_folder="templates", static_folder="static",
 )  # fmt: skip
 
-PANELS = {
-    "rates": figures.rates,
-    "status": figures.status,
-    "daily": figures.daily_by_category,
-    "hotspots": figures.hotspots,
-    "ranking": figures.ranking,
-    "scorecards": figures_people.scorecards,
-    "volunteers": figures_people.volunteer_points,
-    "property": figures_people.property_companies,
-    "theme": figures.monthly_theme,
-}
 PAGE_ROWS = 50
 PERIOD_NAMES = {"today": "今日", "7d": "近7天", "30d": "近30天", "90d": "近90天"}
 WALL_REFRESH_S = 60
