@@ -7,6 +7,7 @@ import sys
 import threading
 
 import click
+import redis
 from flask.cli import FlaskGroup, with_appcontext
 
 from bot import cli_incentives
@@ -144,8 +145,32 @@ def _start_embedded_redis():
     import fakeredis
 
     server = fakeredis.TcpFakeServer(("127.0.0.1", 0), server_type="redis")
+    server.RequestHandlerClass = _keep_open_handler(server.RequestHandlerClass)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def _keep_open_handler(base):
+    """fakeredis's TCP server closes a connection after any error reply, a normal one such as
+    NOSCRIPT included. redis-py answers NOSCRIPT by loading the script on that same connection,
+    so the first Lua call of every worker failed as "Redis unreachable". Reply with the error
+    and keep the connection open, as Redis does."""
+
+    class KeepOpenHandler(base):
+        def setup(self):
+            super().setup()
+            client = self.current_client
+            read = client.read_response
+
+            def read_response(*args, **kwargs):
+                try:
+                    return read(*args, **kwargs)
+                except redis.exceptions.ResponseError as exc:
+                    return exc  # written as an error reply by the handler's writer
+
+            client.read_response = read_response
+
+    return KeepOpenHandler
 
 
 @main.command("classify", with_appcontext=False)

@@ -3,11 +3,12 @@ or over TCP as `sidan run` shares it). Lua must work there: the lease and locks 
 
 import threading
 
-import fakeredis
+import pytest
 import redis
 
 from bot.app import create_app
 from bot.chat import ChatClient
+from bot.cli import _start_embedded_redis
 from scheduler.lease import Lease
 
 
@@ -21,8 +22,7 @@ def test_the_webhook_runs_a_conversation_without_redis_url(config, demo, live_se
 
 
 def test_the_scheduler_lease_works_on_the_shared_tcp_stand_in():
-    server = fakeredis.TcpFakeServer(("127.0.0.1", 0), server_type="redis")
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = _start_embedded_redis()
     try:
         host, port = server.server_address
         first = Lease(redis.Redis(host=host, port=port), "sidan:test:lease", ttl_s=5)
@@ -58,3 +58,20 @@ def test_a_forked_worker_does_not_inherit_a_held_classifier_lock():
     holder.join()
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_an_error_reply_keeps_the_stand_in_connection_open():
+    """The first Lua call of a fresh client gets NOSCRIPT and loads the script on the same
+    connection; the stand-in used to hang up there ("Redis unreachable" on a first message)."""
+    server = _start_embedded_redis()
+    try:
+        host, port = server.server_address
+        client = redis.Redis(host=host, port=port, decode_responses=True)
+        claim = client.register_script("return redis.call('SET', KEYS[1], ARGV[1], 'NX')")
+        assert claim(keys=["sidan:test:claim"], args=["1"]) == "OK"
+        client.set("sidan:test:text", "x")
+        with pytest.raises(redis.ResponseError):
+            client.incr("sidan:test:text")
+        assert client.get("sidan:test:text") == "x"  # same connection, still answering
+    finally:
+        server.shutdown()
