@@ -5,6 +5,8 @@ import threading
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from bot.app import create_app
 from bot.chat import ChatClient
@@ -66,7 +68,10 @@ def test_an_error_reply_keeps_the_stand_in_connection_open():
     server = _start_embedded_redis()
     try:
         host, port = server.server_address
-        client = redis.Redis(host=host, port=port, decode_responses=True)
+        # No retries: a dropped connection must show, not be papered over by a reconnect.
+        client = redis.Redis(
+            host=host, port=port, decode_responses=True, retry=Retry(NoBackoff(), 0)
+        )
         claim = client.register_script("return redis.call('SET', KEYS[1], ARGV[1], 'NX')")
         assert claim(keys=["sidan:test:claim"], args=["1"]) == "OK"
         client.set("sidan:test:text", "x")
