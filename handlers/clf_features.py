@@ -23,7 +23,8 @@ FEATURES_VERSION = "2"
 # Content: digits, latin letters, CJK. Everything else splits segments (emoji are kept as
 # their own one-character segments: 🔥 and 😭 say something).
 _SEGMENT_RE = re.compile(r"[0-9a-z]+|[\u3400-\u9fff]+|[\U0001f300-\U0001faff\u2600-\u27bf]")
-_HAS_CONTENT_RE = re.compile(r"[0-9a-z\u3400-\u9fff]")
+# Words or letters: a bare number ("1", a menu answer) says nothing to classify.
+_HAS_CONTENT_RE = re.compile(r"[a-z\u3400-\u9fff]")
 _CLAUSE_BREAK_RE = re.compile(r"[，。！？!?,.;；、~\n]")
 
 # Words that open a marked scope for the rest of the clause (or until a "now" word).

@@ -4,6 +4,8 @@ Text, voice, photo and location may come in any order; the bot asks only for wha
 missing. Urgent matters file at once with advice on what to do meanwhile.
 """
 
+import copy
+
 from handlers import draft_words as words
 from handlers import resident_texts as rtexts
 from handlers import smalltalk, supplements, texts, views
@@ -128,7 +130,7 @@ def _next_question(message, session):
     if not data.get("text"):
         return _ask_what(session), "describe"
     if data.get("urgency_unsure") and not data.get("danger_answered"):
-        return texts.REPORT_DANGER_QUESTION, "danger"
+        return _ask_danger(message, session)
     compound = _compound(session)
     if data.get("urgency") == Urgency.URGENT:
         if not _place_known(session):
@@ -249,6 +251,38 @@ def describe(message, session):
     return _next_question(message, session)
 
 
+# States whose question takes numbers: there the danger question is asked on its own first.
+NUMBERED_STATES = {"category", "duplicate"}
+
+
+def _ask_danger(message, session):
+    """The danger question comes first. Where the next question takes no numbers it shares
+    the message with it (one reply: "1" files urgent, anything else answers the question);
+    before a numbered menu it is asked on its own, so "1" cannot mean two things."""
+    data = session.data
+    before = copy.deepcopy(data)
+    data["danger_answered"] = True
+    reply, state = _next_question(message, session)
+    if state in NUMBERED_STATES or state is None:
+        data.clear()
+        data.update(before)  # the menu (and what choosing it set up) comes after the answer
+        return texts.REPORT_DANGER_QUESTION, "danger"
+    data["danger_pending"] = True
+    return f"{texts.REPORT_DANGER_QUESTION}；没有的话：\n{reply}", state
+
+
+def danger_one(message, session):
+    """In the state after a shared danger question: "1" files urgent; else the state's own
+    steps handle the message (the question is answered either way)."""
+    data = session.data
+    if not data.pop("danger_pending", False) or message.kind not in ("text", "voice"):
+        return NOT_MINE
+    if normalize(message.clean_text or "").strip("。.!！ ") != "1":
+        return NOT_MINE
+    data["urgency"] = Urgency.URGENT.value
+    return _next_question(message, session)
+
+
 def answer_danger(message, session):
     """The one-tap danger question: "1" files as urgent; "2", "没有" or anything else goes on
     with the normal questions (words other than a plain no are kept as more description)."""
@@ -258,7 +292,7 @@ def answer_danger(message, session):
     session.data["danger_answered"] = True
     if answer == "1":
         session.data["urgency"] = Urgency.URGENT.value
-    elif answer not in NO_DANGER:
+    elif answer not in NO_DANGER and answer not in CONFIRM_WORDS and not _is_small_talk(message):
         _absorb(message, session.data)
     return _next_question(message, session)
 
@@ -395,9 +429,9 @@ REPORT = Conversation(
         "describe": [describe, add_detail],
         "danger": [add_detail, answer_danger],
         "category": [add_detail, pick_category],
-        "place": [add_detail, give_place],
+        "place": [danger_one, add_detail, give_place],
         "duplicate": [add_detail, choose_duplicate],
-        "confirm": [add_detail, confirm],
+        "confirm": [danger_one, add_detail, confirm],
     },
     fallbacks=[],
     timeout_s=1800,

@@ -19,7 +19,7 @@ from models.places import compound_names, locate
 from models.tickets import Ticket
 
 # Below this the classifier is not sure enough that words are about something else.
-OTHER_PROBLEM_CONFIDENCE = 0.5
+OTHER_PROBLEM_CONFIDENCE = 0.8
 
 
 def filed_key(ctx, user) -> str:

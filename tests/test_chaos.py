@@ -24,7 +24,7 @@ from tests.conftest import REDIS_URL
 
 SIDAN = str(Path(sys.executable).parent / "sidan")
 MESSAGES = 60
-URGENT = "楼道里飞线充电，晚上冒火花了"
+URGENT = "楼道里飞线充电的电线着火了，正在冒烟"
 
 
 def base_env(config, **extra) -> dict:

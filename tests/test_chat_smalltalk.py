@@ -52,10 +52,11 @@ def test_a_choice_outside_the_menu_is_answered_with_the_valid_ones(chat, demo):
     resident = chat("demo_resident_4")
     menu = resident.say("有个东西坏了，不知道找谁")
     listed = re.findall(r"^(\d)\. ", menu, re.M)
-    assert listed == ["1", "2", "3", "0"]
+    assert len(listed) >= 3 and listed[-1] == "0"  # some categories, and 其他
+    valid = "、".join(listed[:-1]) + " 或 0"
     for wrong in ("7", "你好", "嗯"):
         again = resident.say(wrong)
-        assert "请回复 1、2、3 或 0" in again and "1. " in again, (wrong, again)
+        assert f"请回复 {valid}" in again and "1. " in again, (wrong, again)
     assert "请确认报事内容" in resident.say("二")  # a Chinese numeral picks too
 
 

@@ -77,7 +77,9 @@ def test_owners_propose_in_chat_and_residents_read_decisions(chat, demo, home):
 
     assert "已把您的议题列入幸福里小区" in proposed
     assert [a.source for a in meeting.agenda] == ["owner"]
-    chat("demo_resident_4").event("SCAN", "compound_1")  # lives in 幸福里小区, owns no flat
+    # Moves to 幸福里小区 (owns no flat there): a scan elsewhere asks first, "1" rebinds.
+    assert "回复 1" in chat("demo_resident_4").event("SCAN", "compound_1")
+    chat("demo_resident_4").say("1")
     decisions = chat("demo_resident_4").say("议事会")
     assert "东门充电桩由物业三周内加装" in decisions and "已立工单 #" in decisions
     assert "请在“提议”后面写上议题" in chat("demo_resident_2").say("提议")

@@ -22,7 +22,7 @@ from models.outbox import Outbound
 from models.tickets import Ticket
 from tests.test_cli import sidan  # noqa: F401
 
-URGENT = "楼道里飞线充电，晚上冒火花了"
+URGENT = "楼道里飞线充电的电线着火了，正在冒烟"
 
 
 @pytest.fixture
