@@ -277,10 +277,12 @@ def danger_one(message, session):
     data = session.data
     if not data.pop("danger_pending", False) or message.kind not in ("text", "voice"):
         return NOT_MINE
-    if normalize(message.clean_text or "").strip("。.!！ ") != "1":
+    answer = normalize(message.clean_text or "").strip("。.!！ ")
+    if answer == "1":
+        data["urgency"] = Urgency.URGENT.value
+    elif answer not in NO_DANGER:
         return NOT_MINE
-    data["urgency"] = Urgency.URGENT.value
-    return _next_question(message, session)
+    return _next_question(message, session)  # "没有": the same question again, nothing added
 
 
 def answer_danger(message, session):

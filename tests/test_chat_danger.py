@@ -48,8 +48,9 @@ def test_no_in_words_is_a_no(chat, demo):
     resident = chat("demo_resident_3")
     assert resident.say(UNSURE).startswith(QUESTION)
     summary = resident.say("没有")
-    assert "类别：消防安全" in summary
-    assert Ticket.get_by_id(number_in(resident.say("确认"))).urgency != "urgent"
+    assert "类别：消防安全" in summary and "没有" not in summary  # an answer, not a detail
+    ticket = Ticket.get_by_id(number_in(resident.say("确认")))
+    assert ticket.urgency != "urgent" and ticket.text == UNSURE
 
 
 def test_more_words_instead_of_a_number_are_kept_and_not_asked_again(chat, demo):
