@@ -28,6 +28,7 @@ pytest_plugins = ["tests.fake_wechat"]
 TEST_DB = os.environ.get("SIDAN_TEST_DB", "sqlite")
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TEST_POOL_SIZE = 32
 RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
 # A Monday morning in Beijing (UTC 01:00 = 09:00 local), not near any holiday.
@@ -64,7 +65,9 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def _schema(database_url):
-    open_database(database_url)
+    # Race tests hold 20 connections at once (one per thread): a bigger pool than a web
+    # worker's default, which would make them wait for each other.
+    open_database(database_url, pool_size=TEST_POOL_SIZE)
     schema.drop_all()
     schema.upgrade()
     yield database_url
@@ -89,7 +92,7 @@ def _truncate():
 @pytest.fixture
 def db(_schema):
     """A clean database for each test (tables emptied, ids restarted), clock frozen."""
-    open_database(_schema)
+    open_database(_schema, pool_size=TEST_POOL_SIZE)
     database.connect(reuse_if_open=True)
     _truncate()
     forget_compound_names()
