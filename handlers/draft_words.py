@@ -1,6 +1,8 @@
 """What the words of a message add to a report draft: a correction, a repeat, a menu choice,
 a detail, or another problem altogether. Pure text rules over the classifier, no state."""
 
+import re
+
 from handlers import smalltalk
 from handlers.classifier import CATEGORY_NAMES, classify
 from handlers.places import cn_to_int, extract_place
@@ -33,6 +35,32 @@ def already_said(text: str, said: str) -> bool:
     return bool(core) and core in "".join(ch for ch in said if ch.isalnum())
 
 
+# Two-character pieces too common in complaints to show that two reports are about one thing.
+_COMMON = (
+    "坏了 了好 好几 几天 天了 多天 小区 号楼 单元 楼的 一下 没人 人管 怎么 什么 这个 那个 我们 "
+    "你们 已经 问题 师傅 麻烦 谢谢 请问 一直 晚上 今天 昨天 现在 还是 不了 了吗 处理 反映 希望 "
+    "赶紧 尽快 有人 一个 好久 门口 旁边 附近 里面 这里 那里 老是 总是 能不 不能"
+)
+_COMMON_PIECES = frozenset(_COMMON.split())
+
+
+def _pieces(text: str, places=()) -> set[str]:
+    """Character pairs of the Chinese words, place names and common pairs left out."""
+    for name in places:
+        text = text.replace(name, " ")
+    runs = re.findall(r"[\u4e00-\u9fff]+", text)
+    return {run[i : i + 2] for run in runs for i in range(len(run) - 1)} - _COMMON_PIECES
+
+
+def same_subject(text: str, other: str) -> bool:
+    """Whether two reports of one category share what they are about ('楼道灯坏了' and
+    '楼道的灯不亮了' share 楼道; '门口路灯坏了' and '电线冒火花' share nothing). A draft with no
+    words yet (a photo) is open to any."""
+    places = compound_names().keys()
+    mine = _pieces(text, places)
+    return not mine or bool(mine & _pieces(other, places))
+
+
 def choice_number(text: str) -> int | None:
     """'2', '２', '二', '第二个', '2号' → 2; anything else None."""
     core = text.strip(" 。.!！")
@@ -58,6 +86,16 @@ def adds_something(text: str) -> bool:
     if not extract_place(text, compound_names().keys()).is_empty:
         return True
     return smalltalk.says_something(text)
+
+
+def describes_more(text: str) -> bool:
+    """A place, a correction or words about the problem ('灯一直在闪'); a word that answers
+    something else ('满意', '好的') does not."""
+    if correction(text) is not None:
+        return True
+    if not extract_place(text, compound_names().keys()).is_empty:
+        return True
+    return smalltalk.describes_problem(text)
 
 
 def separate_problem(text: str, category: str | None) -> str | None:

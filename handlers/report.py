@@ -20,6 +20,8 @@ from models.places import compound_names, locate, similar_open_tickets
 
 CONFIRM_WORDS = {"确认", "确定", "是", "是的", "对", "好", "好的", "提交", "ok", "可以", "嗯"}
 NOT_DUPLICATE = {"不是", "否", "不", "不是的", "新的", "继续", "不是同一件", "不一样", "新问题"}
+# Same-category tickets nearby looked at before those about something else are left out.
+DUPLICATE_CANDIDATES = 10
 SAME_AS_OFFERED = {"是", "是的", "对", "对的", "同一件", "是同一件", "一样", "就是这个", "嗯"}
 MERGE_WORDS = {"补充进去", "合并", "同一件", "是同一件", "一起", "一起报", "加进去", "补充"}
 NO_DANGER = {"2", "0", "没有", "没", "无", "否", "不是", "不", "没事", "没有的", "都没有", "还好"}
@@ -165,7 +167,10 @@ def _ask_what(session) -> str:
 def _duplicate_offer(session, compound) -> str:
     """The reporter's own open ticket about the same thing first; else neighbours' ones."""
     data, user = session.data, session.user
-    found = similar_open_tickets(data["category"], compound, data.get("lat"), data.get("lng"))
+    found = similar_open_tickets(
+        data["category"], compound, data.get("lat"), data.get("lng"), limit=DUPLICATE_CANDIDATES
+    )
+    found = [t for t in found if words.same_subject(data.get("text", ""), t.text)][:3]
     seen = data.get("seen", [])
     own = [
         t for t in found if t.reporter_id == user.id and t.state in OPEN_STATES and t.id not in seen
@@ -365,6 +370,16 @@ def choose_duplicate(message, session):
         number = 1
     if number is not None and 1 <= number <= len(dups):
         return _join(dups[number - 1], session)
+    if message.kind in ("text", "voice") and words.describes_more(message.clean_text):
+        # A detail or a corrected place instead of an answer: keep it, then look again
+        # (the new words or place may show that the offered ticket is about something else).
+        _absorb(message, data)
+        data.pop("dups_checked", None)
+        reply, state = _next_question(message, session)
+        if state == "duplicate":  # offered again: say the words were taken
+            place = _place_text(data, _compound(session))
+            reply = f"{rtexts.DETAIL_KEPT.format(place=place)}\n{reply}"
+        return reply, state
     if data.get("dups_own"):
         return rtexts.OWN_DUPLICATE_ONLY.format(options=words.options(len(dups))), None
     return rtexts.DUPLICATE_ONLY.format(options=words.options(len(dups))), None

@@ -47,6 +47,7 @@ RATED_DRAFT_KEPT = "\n（您刚才的报事还没提交，回复“确认”提�
 
 # Numbered menus say exactly which answers they take.
 PICK_ONLY = "请回复 {options}。"
+DETAIL_KEPT = "好的，已记下（地点：{place}）。"
 DUPLICATE_ONLY = "请回复 {options} 关注已有的工单，或回复“不是”提交新工单。"
 OWN_DUPLICATE_ONLY = "请回复 {options} 补充到您已报的工单，或回复“不是”提交新工单。"
 OWN_DUPLICATE_OFFER = (

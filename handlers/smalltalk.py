@@ -42,7 +42,8 @@ PHRASES = {
     ),
     NEVER_MIND: (
         "算了 不用了 不要了 不报了 不用报了 不需要了 没事了 没事 没什么 搞错了 发错了 "
-        "不弄了 先不报了 已经好了 好了不用了 自己解决了"
+        "不弄了 先不报了 已经好了 好了不用了 自己解决了 取消 取消吧 撤回 撤销 不提交了 不想报了 "
+        "我不报了 取消报事 取消一下 不用管了 别管了"
     ),
     WANT_REPORT: (
         "报事 我要报事 我想报事 报个事 反映问题 反映个问题 我要反映 我想反映 我想反映个问题 "
@@ -98,6 +99,9 @@ def _clause_kind(clause: str) -> str | None:
     for kind in _PRECEDENCE:
         if clause in _WORDS.get(kind, ()):
             return kind
+    run_on = _run_on_kinds(clause)
+    if run_on:  # '算了不报了', '好的谢谢': phrases typed without a comma between them
+        return min(run_on, key=_PRECEDENCE.index)
     if _LAUGH.match(clause):
         return LAUGH
     if len(set(clause)) == 1 and len(clause) >= 2:  # 嗯嗯嗯, 啊啊啊, 。。。
@@ -105,6 +109,23 @@ def _clause_kind(clause: str) -> str | None:
     if _ASCII_WORD.match(clause) and _looks_random(clause):
         return GIBBERISH
     return None
+
+
+@lru_cache(maxsize=4096)
+def _run_on_kinds(clause: str) -> tuple[str, ...]:
+    """The kinds of the known phrases (two characters or more) that make up the whole clause,
+    or () when it does not split into them."""
+    if len(clause) < 4:
+        return ()
+    for cut in range(2, len(clause) - 1):
+        head = next((k for k in _PRECEDENCE if clause[:cut] in _WORDS.get(k, ())), None)
+        if head is None:
+            continue
+        tail = next((k for k in _PRECEDENCE if clause[cut:] in _WORDS.get(k, ())), None)
+        rest = (tail,) if tail else _run_on_kinds(clause[cut:])
+        if rest:
+            return (head, *rest)
+    return ()
 
 
 def _looks_random(word: str) -> bool:

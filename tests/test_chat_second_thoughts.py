@@ -1,0 +1,60 @@
+"""Second thoughts and a neighbour's different problem, as residents type them (found playing
+the chat on a clean clone: the duplicate offer matched a street lamp with sparking wires, and
+neither a corrected place nor "算了，取消吧" was understood at the offer)."""
+
+import re
+
+from models.tickets import Ticket
+
+
+def number_in(reply: str) -> int:
+    return int(re.search(r"工单号 #(\d+)", reply).group(1))
+
+
+def _filed(chat, who: str, text: str) -> int:
+    person = chat(who)
+    person.say(text)
+    return number_in(person.say("确认"))
+
+
+def test_a_different_problem_of_the_same_kind_is_no_duplicate(chat, demo):
+    _filed(chat, "demo_resident_1", "5号楼楼道灯坏了好几天了")
+    neighbour = chat("demo_resident_2")
+    summary = neighbour.say("小区门口的路灯不亮了")
+    assert "是不是同一件" not in summary and "回复“确认”提交" in summary
+    assert number_in(neighbour.say("确认")) == 2
+
+
+def test_the_same_problem_in_other_words_is_still_offered(chat, demo):
+    first = _filed(chat, "demo_resident_1", "5号楼楼道灯坏了好几天了")
+    offer = chat("demo_resident_2").say("楼道的灯不亮了")
+    assert "是不是同一件" in offer and f"#{first}" in offer
+
+
+def test_never_mind_at_the_duplicate_offer_drops_the_draft(chat, demo):
+    _filed(chat, "demo_resident_1", "3号楼楼道灯坏了")
+    neighbour = chat("demo_resident_2")
+    assert "是不是同一件" in neighbour.say("楼道灯又坏了")
+    assert "已取消" in neighbour.say("算了，取消吧")
+    assert "没有进行中的操作" in neighbour.say("取消")  # nothing left half-told
+    assert Ticket.select().count() == 1
+
+
+def test_run_on_never_mind_in_a_draft(chat, demo):
+    resident = chat("demo_resident_1")
+    resident.say("小区健身器材坏了")
+    assert "已取消" in resident.say("算了不报了")
+    assert Ticket.select().count() == 0
+
+
+def test_a_detail_at_the_duplicate_offer_is_kept_and_the_offer_looked_at_again(chat, demo):
+    first = _filed(chat, "demo_resident_1", "3号楼楼道灯坏了")
+    neighbour = chat("demo_resident_2")
+    assert f"#{first}" in neighbour.say("楼道灯不亮")
+    again = neighbour.say("不对，是5号楼")  # a corrected place, not an answer
+    assert "请回复 1" not in again.splitlines()[0]
+    assert "5号楼" in again and f"#{first}" in again  # still the same kind of thing: offered
+    summary = neighbour.say("不是")
+    assert "地点：幸福里小区5号楼" in summary
+    ticket = Ticket.get_by_id(number_in(neighbour.say("确认")))
+    assert ticket.building == "5" and ticket.id != first
