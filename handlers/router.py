@@ -8,6 +8,7 @@ from handlers import (
     report,
     resident,
     resident_chat,
+    smalltalk,
     staff,
     supplements,
     texts,
@@ -108,11 +109,21 @@ def _handle(message: Inbound, user, ctx: Context) -> str:
     if fixed or command:
         return _command(fixed or command.verb, command, user, ctx)
     if not _residentish(user):
-        return texts.NOT_UNDERSTOOD
+        return _staff_small_talk(text, user)
     reply = resident_chat.outside_draft(message, text, user, ctx)
     if reply is not None:
         return reply
     return _start(report.REPORT, message, user, ctx, {})
+
+
+def _staff_small_talk(text: str, user) -> str:
+    """A dispatcher's or supervisor's '你好' or '谢谢' gets a friendly word, not a puzzle."""
+    kind = smalltalk.kind(text) if text else None
+    if kind in (smalltalk.THANKS, smalltalk.BYE):
+        return texts.STAFF_THANKS
+    if kind in (smalltalk.GREETING, smalltalk.ACK, smalltalk.TEST, smalltalk.ABOUT):
+        return texts.STAFF_SMALL_TALK.get(user.role_enum, texts.NOT_UNDERSTOOD)
+    return texts.NOT_UNDERSTOOD
 
 
 def _residentish(user) -> bool:

@@ -16,6 +16,12 @@ TIMEOUT = "刚才的报事太久没有继续，已经放弃了。需要的话请
 UNSUPPORTED = "抱歉，我现在只能看懂文字、图片、语音和位置。请用这几种方式告诉我。"
 EMPTY = "没有收到内容哦。请用文字、语音、照片或位置告诉我遇到了什么问题。"
 VOICE_UNHEARD = "语音没听清，请再说一遍，或者直接打字告诉我。"
+# Staff greet, thank and say ok too: a friendly word and the first thing they can do.
+STAFF_SMALL_TALK = {
+    Role.DISPATCHER: "您好！回复“待派单”看看等待派单的工单，回复“帮助”看全部功能。",
+    Role.SUPERVISOR: "您好！回复“今日概况”看辖区今天的数字，回复“帮助”看全部功能。",
+}
+STAFF_THANKS = "不客气，辛苦了！有需要随时回复“帮助”。"
 NOT_UNDERSTOOD = "抱歉，没看懂这条消息。回复“帮助”看看您可以做什么。"
 ERROR = "系统开小差了，请稍后再试。您的消息没有丢，我们会尽快处理。"
 

@@ -40,7 +40,8 @@ def line(ticket: Ticket, *, show_holder: bool = True, viewer=None) -> str:
     elif show_holder and ticket.work_unit_id and ticket.is_open:
         holder = f"（{ticket.work_unit.name}）"
     neighbours = f" · {ticket.subscriber_count + 1}人反映" if ticket.subscriber_count else ""
-    return f"{brief(ticket, viewer)} · {state}{holder}{neighbours}"
+    urgent = "【紧急】" if ticket.urgency == "urgent" and ticket.is_open else ""
+    return f"{urgent}{brief(ticket, viewer)} · {state}{holder}{neighbours}"
 
 
 def brief(ticket: Ticket, viewer=None) -> str:

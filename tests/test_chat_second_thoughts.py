@@ -58,3 +58,22 @@ def test_a_detail_at_the_duplicate_offer_is_kept_and_the_offer_looked_at_again(c
     assert "地点：幸福里小区5号楼" in summary
     ticket = Ticket.get_by_id(number_in(neighbour.say("确认")))
     assert ticket.building == "5" and ticket.id != first
+
+
+def test_staff_are_greeted_not_puzzled(chat, demo):
+    dispatcher = chat("demo_dispatcher_1")
+    hello = dispatcher.say("你好")
+    assert "待派单" in hello and "没看懂" not in hello
+    assert "辛苦" in dispatcher.say("谢谢")
+    assert "今日概况" in chat("demo_supervisor_1").say("在吗")
+    assert "没看懂" in dispatcher.say("asdfgh")  # mashing is still not understood
+
+
+def test_urgent_tickets_stand_out_in_the_dispatch_queue(chat, demo):
+    resident = chat("demo_resident_1")
+    resident.say("5号楼楼道灯坏了")
+    calm = number_in(resident.say("确认"))
+    urgent = number_in(chat("demo_resident_3").say("楼道里电线在冒火花 还有焦味"))
+    queue = chat("demo_dispatcher_1").say("待派单").splitlines()
+    first, second = (line for line in queue if line.startswith(("#", "【")))
+    assert first.startswith(f"【紧急】#{urgent} ") and second.startswith(f"#{calm} ")
