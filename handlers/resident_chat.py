@@ -9,7 +9,8 @@ moves the resident's home.
 from handlers import report, resident, smalltalk, supplements, texts, views
 from handlers import resident_texts as rtexts
 from handlers.commands import parse_rating
-from models.enums import OPEN_STATES
+from models import lifecycle
+from models.enums import ASSIGNEE_ROLES, OPEN_STATES, State
 from models.org import Compound, bind_compound
 from models.tickets import Ticket
 
@@ -65,13 +66,58 @@ def outside_draft(message, text: str, user, ctx) -> str | None:
     if kind == smalltalk.CHASE:
         return supplements.after_filing(message, user, just_filed) or _latest_open(user)
     if kind is not None:
-        return rtexts.SMALL_TALK[kind] + _recent_note(user, kind, just_filed)
+        return (
+            rtexts.SMALL_TALK[kind] + _recent_note(user, kind, just_filed) + _taker_note(user, kind)
+        )
     attached = supplements.after_filing(message, user, just_filed)
     if attached is not None:
         return attached
+    progress = _progress_in_own_words(text, user)
+    if progress is not None:
+        return progress
     if not smalltalk.describes_problem(text):
         return rtexts.UNCLEAR
     return None
+
+
+# Words a volunteer or worker uses about a job in hand ('我到了，正在处理', '修好了'),
+# never the start of a new problem.
+PROGRESS_CUES = (
+    "到了", "到现场", "在现场", "在修", "正在", "处理中", "处理好", "修好", "弄好", "搞定",
+    "完成", "联系了", "联系过", "联系不上", "马上", "稍后", "在路上", "出发", "换了", "换好",
+    "买了", "配件", "看过了", "检查了", "已处理", "已经处理", "清理好", "清理完",
+)  # fmt: skip
+
+
+def _held(user) -> list[Ticket]:
+    return list(
+        Ticket.select(Ticket.id)
+        .where((Ticket.assignee == user) & (Ticket.state == State.TAKEN))
+        .order_by(Ticket.id)
+        .limit(5)
+    )
+
+
+def _progress_in_own_words(text: str, user) -> str | None:
+    """A taker's free words about the job in hand are its progress, not a new report: with
+    one job in hand they are recorded on it; with several, the taker is asked which."""
+    if user.role not in ASSIGNEE_ROLES or not any(cue in text for cue in PROGRESS_CUES):
+        return None
+    held = _held(user)
+    if not held:
+        return None
+    if len(held) > 1:
+        numbers = "、".join(f"#{t.id}" for t in held)
+        return rtexts.PROGRESS_WHICH.format(numbers=numbers, number=held[0].id)
+    ticket = lifecycle.report_progress(held[0].id, user, text)
+    return rtexts.PROGRESS_IN_OWN_WORDS.format(number=ticket.number)
+
+
+def _taker_note(user, kind: str) -> str:
+    """A volunteer's or worker's hello also says where their orders are."""
+    if user.role not in ASSIGNEE_ROLES or kind not in (smalltalk.GREETING, smalltalk.ABOUT):
+        return ""
+    return rtexts.TAKER_NOTE
 
 
 def _word_rating(text: str) -> bool:

@@ -22,6 +22,14 @@ SMALL_TALK = {
     smalltalk.VAGUE: "请用一句话说说具体是什么问题、在哪里，比如“3号楼楼道灯坏了”，我帮您报事。",
     smalltalk.GIBBERISH: "抱歉，没看懂这条消息。" + WHAT_I_DO,
 }
+TAKER_NOTE = "\n志愿接单：回复“附近工单”看可以接的单，回复“我的任务”看手上的工单。"
+PROGRESS_IN_OWN_WORDS = (
+    "已记为工单 {number} 的进展，并告诉了居民。办好后回复“办结 {number}”。"
+    "如果这是要报的新问题，请回复“报事”再说。"
+)
+PROGRESS_WHICH = (
+    "您手上有 {numbers} 几张工单，请回复“进度 #编号 内容”，比如“进度 #{number} 已到现场”。"
+)
 RECENT_NOTE = "\n您的工单 {number} 已经提交，有进展会告诉您；有新情况直接发来，我补充进去。"
 EMOJI_ONLY = "收到～有问题请用文字、语音、照片或位置告诉我，我帮您报事。"
 UNCLEAR = (

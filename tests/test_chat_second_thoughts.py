@@ -77,3 +77,32 @@ def test_urgent_tickets_stand_out_in_the_dispatch_queue(chat, demo):
     queue = chat("demo_dispatcher_1").say("待派单").splitlines()
     first, second = (line for line in queue if line.startswith(("#", "【")))
     assert first.startswith(f"【紧急】#{urgent} ") and second.startswith(f"#{calm} ")
+
+
+def test_a_volunteer_is_greeted_as_a_volunteer(chat, demo):
+    hello = chat("demo_volunteer_1").say("你好")
+    assert "附近工单" in hello and "我的任务" in hello
+    assert "附近工单" not in chat("demo_resident_1").say("你好")
+
+
+def _taken(chat, text: str) -> tuple[int, object]:
+    number = _filed(chat, "demo_resident_1", text)
+    chat("demo_dispatcher_1").say(f"派单 #{number} 给 志愿者")
+    volunteer = chat("demo_volunteer_1")
+    assert "接单成功" in volunteer.say(f"接单 #{number}")
+    return number, volunteer
+
+
+def test_a_volunteers_own_words_about_the_job_are_its_progress(chat, demo):
+    number, volunteer = _taken(chat, "3号楼楼道灯坏了")
+    reply = volunteer.say("我到了，正在处理")
+    assert f"已记为工单 #{number} 的进展" in reply and "立即上报" not in reply
+    assert Ticket.select().count() == 1  # no report drafted from it
+    assert "我到了，正在处理" in chat("demo_resident_1").say(f"查询 #{number}")
+
+
+def test_with_two_jobs_in_hand_the_volunteer_is_asked_which(chat, demo):
+    first, volunteer = _taken(chat, "3号楼楼道灯坏了")
+    second, _ = _taken(chat, "小区健身器材坏了一个")
+    reply = volunteer.say("马上到")
+    assert f"#{first}、#{second}" in reply and "进度 #" in reply
