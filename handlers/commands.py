@@ -25,6 +25,8 @@ FIXED = {
     "附近工单": "nearby", "志愿接单": "nearby", "接单大厅": "nearby",
     "我的任务": "my_tasks", "我的积分": "my_points",
     "待派单": "queue", "超时工单": "overdue", "今日概况": "today", "今天概况": "today",
+    "今日情况": "today", "今天情况": "today", "本周概况": "this_week", "本周情况": "this_week",
+    "这周概况": "this_week", "这周情况": "this_week",
     "物业评价": "property_report", "物业红黑榜": "property_report", "红榜": "property_report",
     "大屏": "dashboard", "数据大屏": "dashboard", "看板": "dashboard",
 }  # fmt: skip

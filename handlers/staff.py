@@ -284,6 +284,11 @@ def today(user, cmd, ctx) -> str:
     return digest.render(digest.today(user.org_unit), "today")
 
 
+def this_week(user, cmd, ctx) -> str:
+    _require(user, *STAFF_ROLES)
+    return digest.render(digest.this_week(user.org_unit), "this_week")
+
+
 def dashboard(user, cmd, ctx) -> str:
     """大屏: a one-time login link to the dashboard of the caller's subtree."""
     _require(user, *STAFF_ROLES)
@@ -319,6 +324,7 @@ DISPATCHER_COMMANDS = {
     "queue": queue,
     "overdue": overdue,
     "today": today,
+    "this_week": this_week,
     "property_report": property_report,
     "dashboard": dashboard,
     "查询": query,
@@ -335,6 +341,7 @@ DISPATCHER_COMMANDS = {
 }
 SUPERVISOR_COMMANDS = {
     "today": today,
+    "this_week": this_week,
     "property_report": property_report,
     "dashboard": dashboard,
     "overdue": overdue,

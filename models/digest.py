@@ -376,6 +376,13 @@ def period(kind: str, at=None) -> tuple[datetime, datetime]:
     raise ValueError(f"unknown digest kind {kind!r}")
 
 
+def this_week(unit: OrgUnit, **kw) -> DigestFigures:
+    """Figures from this Monday's local midnight until now (本周概况)."""
+    local = to_local(now())
+    start, _ = day_bounds(local)
+    return figures(unit, start - timedelta(days=local.weekday()), now(), **kw)
+
+
 def today(unit: OrgUnit, **kw) -> DigestFigures:
     """Figures from local midnight until now (今日概况)."""
     start, _ = day_bounds(to_local(now()))
@@ -419,6 +426,8 @@ def _heading(f: DigestFigures, kind: str) -> str:
         return f"【每周简报】{f.unit_name} {first.month}月{first.day}日—{last.month}月{last.day}日"
     if kind == "today":
         return f"【今日概况】{f.unit_name} 截至{to_local(f.end):%H:%M}"
+    if kind == "this_week":
+        return f"【本周概况】{f.unit_name} {first.month}月{first.day}日至今（截至{to_local(f.end):%H:%M}）"
     return f"【每日简报】{f.unit_name} {first.month}月{first.day}日"
 
 

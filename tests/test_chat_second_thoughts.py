@@ -3,7 +3,9 @@ the chat on a clean clone: the duplicate offer matched a street lamp with sparki
 neither a corrected place nor "算了，取消吧" was understood at the offer)."""
 
 import re
+from datetime import timedelta
 
+from models import clock
 from models.tickets import Ticket
 
 
@@ -106,3 +108,12 @@ def test_with_two_jobs_in_hand_the_volunteer_is_asked_which(chat, demo):
     second, _ = _taken(chat, "小区健身器材坏了一个")
     reply = volunteer.say("马上到")
     assert f"#{first}、#{second}" in reply and "进度 #" in reply
+
+
+def test_a_supervisor_asks_for_this_week_in_their_own_words(chat, demo):
+    _filed(chat, "demo_resident_1", "3号楼楼道灯坏了")
+    clock.advance(timedelta(minutes=5))
+    supervisor = chat("demo_supervisor_1")
+    week = supervisor.say("本周情况")
+    assert week.startswith("【本周概况】幸福社区") and "新增 1 件" in week
+    assert supervisor.say("今天情况").startswith("【今日概况】")
