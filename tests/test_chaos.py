@@ -286,7 +286,8 @@ def test_redis_killed_while_messages_arrive_loses_and_doubles_nothing(
     lost = [o for o in openids if tickets.get(o, 0) == 0]
     doubled = [o for o in openids if tickets.get(o, 0) > 1 or pushes.get(o, 0) > 1]
     failed = [o for o, (status, _) in answers.items() if status != 200]
-    print(f"\nchaos redis: {SENDERS} messages, Redis killed for {REDIS_BACK_AT - REDIS_DOWN_AT}; "
+    print(f"\nchaos redis: {SENDERS} messages, Redis down (kill -9) for "
+          f"{REDIS_BACK_AT - REDIS_DOWN_AT} of them; "
           f"{len(kept)} answered 'received, will handle' and kept in the database, "
           f"{len(failed)} not answered 200, lost {len(lost)}, doubled {len(doubled)}, "
           f"all filed and pushed {recovered:.1f} s after Redis returned")  # fmt: skip

@@ -283,3 +283,15 @@ def test_the_operator_sees_and_replays_parked_messages(app, demo, sidan):
     assert "1 message(s) replayed" in sidan("inbox", "replay").output
     assert Ticket.select().count() == 1
     assert "0 waiting for replay" in sidan("inbox", "status").output
+
+
+def test_the_operator_sees_and_replays_messages_kept_while_redis_was_down(
+    redis_down_server, config, demo, sidan
+):
+    resident = ChatClient(redis_down_server, config.WECHAT_TOKEN, "demo_resident_3",
+                          appid=config.WECHAT_APPID)  # fmt: skip
+    assert resident.say(URGENT) == says.PARKED
+    assert "1 kept in the database while Redis was down" in sidan("inbox", "status").output
+    assert "1 message(s) replayed" in sidan("inbox", "replay").output
+    assert Ticket.select().where(Ticket.reporter == demo.resident_3).count() == 1
+    assert "0 kept in the database" in sidan("inbox", "status").output
