@@ -330,8 +330,10 @@ def _pushes_per_sender(fake, openids) -> dict[str, int]:
     counts: dict[str, int] = {}
     for entry in fake.sent("/cgi-bin/message/custom/send"):
         body = entry["body"]
-        if entry["errcode"] == 0 and body.get("touser") in openids and "工单号" in json.dumps(
-            body, ensure_ascii=False
+        if (
+            entry["errcode"] == 0
+            and body.get("touser") in openids
+            and "工单号" in json.dumps(body, ensure_ascii=False)
         ):
             counts[body["touser"]] = counts.get(body["touser"], 0) + 1
     return counts

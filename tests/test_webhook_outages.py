@@ -13,14 +13,13 @@ from bot import replay
 from bot import webhook_texts as says
 from bot.app import create_app
 from bot.chat import ChatClient, reply_text
-from bot.gateway import WeChatTransport, make_client
 from bot.config import Config
+from bot.gateway import WeChatTransport, make_client
 from bot.wechat_sign import signature
 from handlers import texts
 from models.db import database
 from models.enums import Channel
 from models.inbound_parked import InboundParked
-from models.org import User
 from models.outbox import Outbound
 from models.tickets import Ticket
 from scheduler.drain import drain
@@ -174,7 +173,9 @@ def test_with_redis_down_a_signed_url_cannot_be_reused_with_another_body(
     query, data = resident.signer.sign(resident.signer.text("楼道灯坏了", msg_id=770002))
     assert resident.http.post(f"{redis_down_server}/wechat", params=query, data=data,
                               timeout=10).status_code == 200  # fmt: skip
-    forged = resident.signer.text("我要投诉", msg_id=770003).replace("demo_resident_1", "demo_resident_2")
+    forged = resident.signer.text("我要投诉", msg_id=770003).replace(
+        "demo_resident_1", "demo_resident_2"
+    )
     refused = resident.http.post(f"{redis_down_server}/wechat", params=query,
                                  data=forged.encode(), timeout=10)  # fmt: skip
     assert refused.status_code == 403
