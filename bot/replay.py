@@ -147,7 +147,7 @@ def adopt_parked(svc, limit: int = ADOPT_BATCH) -> int:
     for row in rows:
         entry = Parked(
             "db-" + hashlib.sha1(row.msg_key.encode()).hexdigest()[:24],
-            Inbound(**row.payload), row.msg_key, row.reason, row.parked_at,
+            _inbound(row.payload), row.msg_key, row.reason, row.parked_at,
         )  # fmt: skip
         outcome = box.adopt(entry, parked_answer=webhook_texts.PARKED, dedup_ttl_s=DEDUP_TTL_S,
                             pending=webhook.PENDING, alive_suffix=webhook.ALIVE)  # fmt: skip
@@ -162,6 +162,12 @@ def adopt_parked(svc, limit: int = ADOPT_BATCH) -> int:
     if queued:
         log.info("queued %d message(s) kept in the database while Redis was down", queued)
     return queued
+
+
+def _inbound(payload: dict) -> Inbound:
+    """A kept message back as an Inbound (fields a newer release dropped are ignored)."""
+    names = {f.name for f in dataclasses.fields(Inbound)}
+    return Inbound(**{k: v for k, v in payload.items() if k in names})
 
 
 def replay_due(svc, limit: int = 100, budget_s: float = 10.0, *, adopt: bool = True) -> int:

@@ -6,6 +6,7 @@ import time
 
 import peewee
 import pytest
+import redis as redis_lib
 import requests
 from playhouse.db_url import connect
 
@@ -296,3 +297,27 @@ def test_the_operator_sees_and_replays_messages_kept_while_redis_was_down(
     assert "1 message(s) replayed" in sidan("inbox", "replay").output
     assert Ticket.select().where(Ticket.reporter == demo.resident_3).count() == 1
     assert "0 kept in the database" in sidan("inbox", "status").output
+
+
+def test_a_message_that_cannot_be_parked_in_redis_is_kept_in_the_database(
+    app, chat, demo, monkeypatch
+):
+    """The database failed under the handler, then Redis went before the message was parked."""
+    from bot import inbox as inbox_module
+    from bot import webhook
+
+    def database_fails(*args, **kwargs):
+        raise peewee.OperationalError("server closed the connection")
+
+    def redis_fails(*args, **kwargs):
+        raise redis_lib.ConnectionError("Connection refused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(webhook, "handle_inbound", database_fails)
+        patch.setattr(inbox_module.Inbox, "park", redis_fails)
+        assert chat("demo_resident_1").say(URGENT) == says.PARKED
+    assert InboundParked.select().count() == 1
+    # The delivery's own pending mark (its worker gone) does not stop the replay.
+    assert replay_now(app) == 1
+    assert Ticket.select().where(Ticket.reporter == demo.resident_1).count() == 1
+    assert any("工单号" in text for text in pushes_to("demo_resident_1"))
