@@ -341,7 +341,10 @@ def inbox_group():
 def inbox_status():
     """How many parked messages wait, and the ones that failed every replay."""
     from bot import replay
+    from models import inbound_parked
 
+    click.echo(f"{inbound_parked.waiting()} kept in the database while Redis was down "
+               "(queued for replay once it answers)")  # fmt: skip
     box = replay.inbox(services())
     dead = box.dead_entries()
     click.echo(f"{box.waiting()} waiting for replay, {len(dead)} failed every replay")

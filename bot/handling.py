@@ -5,12 +5,13 @@ import logging
 
 import requests
 
+from bot import metrics
 from bot import webhook_guard as guard
 from bot.api.errors import ApiError
 from bot.api.images import MAX_BYTES
 from bot.api.photos import keep_photo
 from bot.logs import mask
-from handlers import router
+from handlers import classifier, router
 from handlers.context import Context
 from handlers.conversation import ConversationStore
 
@@ -29,9 +30,13 @@ def make_context(svc) -> Context:
 
 
 def handle_inbound(inbound, ctx: Context, config) -> str:
-    """Keep a chat photo, then let the handlers answer."""
+    """Keep a chat photo, then let the handlers answer (timing the classifier for /metrics)."""
     inbound = keep_chat_photo(inbound, config)
-    return router.handle(inbound, ctx)
+    with classifier.timing() as spent:
+        reply = router.handle(inbound, ctx)
+    if spent:
+        metrics.CLASSIFIER_SECONDS.observe(sum(spent))
+    return reply
 
 
 PHOTO_FETCH_TIMEOUT_S = 3

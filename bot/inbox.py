@@ -10,6 +10,13 @@ Exactly once: a replayer claims an entry with a compare-and-set on its score (a 
 removes it only after handling. Two replayers never handle one entry at the same time; a
 replayer killed between handling and removing leaves it to be handled again after the lease
 (the one window where a message can be doubled, measured in docs/operations.md).
+
+In order per person: each sender's entries are also kept in a sorted set by arrival, and only
+the oldest of them can be claimed, so a person's second message is never handled before (or
+alongside) their first, even by two replayers at once.
+
+Messages that arrived while Redis itself was down were kept in the database
+(models.inbound_parked); `adopt` moves each into this inbox once, when Redis is back.
 """
 
 import dataclasses
@@ -28,13 +35,45 @@ CLAIM_LEASE_S = 60
 MAX_ATTEMPTS = 5
 RETRY_BASE_S = 10
 
+# KEYS: queue, the sender's entries; ARGV: entry id, now, lease end. Only the sender's oldest.
 _CLAIM = """
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if score and tonumber(score) <= tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-  return 1
+if not score or tonumber(score) > tonumber(ARGV[2]) then
+  return 0
 end
-return 0
+local first = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+while first and first ~= ARGV[1] and not redis.call('ZSCORE', KEYS[1], first) do
+  redis.call('ZREM', KEYS[2], first)  -- expired or dead: it holds no one up
+  first = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+end
+if first and first ~= ARGV[1] then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+"""
+# KEYS: adopted marker, dedup key, item, queue, sender's entries, the dedup key's liveness key;
+# ARGV: parked answer, dedup TTL, item, park TTL, entry id, score, the webhook's pending mark.
+# 1: adopted; 2: adopted before (a replayer died before forgetting the row); 0: a delivery of
+# the same message was answered by the webhook, or is being handled by a live worker. A pending
+# mark whose worker is gone (it kept the message in the database itself) does not count.
+_ADOPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 2
+end
+local answer = redis.call('GET', KEYS[2])
+if answer and (answer ~= ARGV[7] or redis.call('EXISTS', KEYS[6]) == 1) then
+  redis.call('SET', KEYS[1], '1', 'EX', ARGV[4])
+  return 0
+end
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[4])
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
+redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
+redis.call('EXPIRE', KEYS[4], ARGV[4])
+redis.call('ZADD', KEYS[5], ARGV[6], ARGV[5])
+redis.call('EXPIRE', KEYS[5], ARGV[4])
+return 1
 """
 
 
@@ -70,10 +109,16 @@ class Inbox:
         self.queue = f"{prefix}inbox:due"
         self.dead = f"{prefix}inbox:dead"
         self.item_prefix = f"{prefix}inbox:item:"
+        self.sender_prefix = f"{prefix}inbox:sender:"
+        self.adopted_prefix = f"{prefix}inbox:adopted:"
         self._claim = redis_client.register_script(_CLAIM)
+        self._adopt = redis_client.register_script(_ADOPT)
 
     def _item(self, entry_id: str) -> str:
         return self.item_prefix + entry_id
+
+    def _sender(self, openid: str) -> str:
+        return self.sender_prefix + openid
 
     def park(self, inbound: Inbound, dedup_key: str, reason: str) -> Parked:
         """Keep a message for later; raises redis.RedisError when Redis is down too."""
@@ -82,6 +127,8 @@ class Inbox:
         pipe.set(self._item(entry.id), entry.dumps(), ex=PARK_TTL_S)
         pipe.zadd(self.queue, {entry.id: entry.parked_at})
         pipe.expire(self.queue, PARK_TTL_S)
+        pipe.zadd(self._sender(inbound.openid), {entry.id: entry.parked_at})
+        pipe.expire(self._sender(inbound.openid), PARK_TTL_S)
         pipe.execute()
         log.warning("parked a %s message from %s: %s", inbound.kind, mask(inbound.openid),
                     entry.reason)  # fmt: skip
@@ -91,17 +138,32 @@ class Inbox:
         """How many messages wait for replay."""
         return self.redis.zcard(self.queue)
 
+    def adopt(self, entry: Parked, *, parked_answer: str, dedup_ttl_s: int, pending: str,
+              alive_suffix: str) -> int:  # fmt: skip
+        """Queue a message kept in the database while Redis was down, once: 1 adopted now,
+        2 adopted before, 0 answered or being handled live (its dedup key says so). The dedup
+        key is set to `parked_answer`, so a late WeChat retry gets that, not a second handling."""
+        marker = self.adopted_prefix + entry.id
+        keys = [marker, entry.dedup_key, self._item(entry.id), self.queue,
+                self._sender(entry.inbound.openid), entry.dedup_key + alive_suffix]  # fmt: skip
+        args = [parked_answer, dedup_ttl_s, entry.dumps(), PARK_TTL_S, entry.id, entry.parked_at,
+                pending]  # fmt: skip
+        return int(self._adopt(keys=keys, args=args))
+
     def claim(self, now: float | None = None) -> Parked | None:
-        """Claim the oldest due entry for CLAIM_LEASE_S, or None when nothing is due."""
+        """Claim the oldest due entry for CLAIM_LEASE_S, or None when nothing is due. An entry
+        waits while an older one of the same sender is still queued (claimed or not)."""
         now = time.time() if now is None else now
-        for entry_id in self.redis.zrangebyscore(self.queue, "-inf", now, start=0, num=10):
-            if not self._claim(keys=[self.queue], args=[entry_id, now, now + CLAIM_LEASE_S]):
-                continue  # another replayer got there first
+        for entry_id in self.redis.zrangebyscore(self.queue, "-inf", now, start=0, num=50):
             raw = self.redis.get(self._item(entry_id))
             if raw is None:  # expired: nothing left to replay
                 self.redis.zrem(self.queue, entry_id)
                 continue
-            return Parked.loads(raw)
+            entry = Parked.loads(raw)
+            keys = [self.queue, self._sender(entry.inbound.openid)]
+            if not self._claim(keys=keys, args=[entry_id, now, now + CLAIM_LEASE_S]):
+                continue  # another replayer got there first, or an older one waits
+            return entry
         return None
 
     def done(self, entry: Parked) -> None:
@@ -109,6 +171,7 @@ class Inbox:
         pipe = self.redis.pipeline(transaction=True)
         pipe.zrem(self.queue, entry.id)
         pipe.delete(self._item(entry.id))
+        pipe.zrem(self._sender(entry.inbound.openid), entry.id)
         pipe.execute()
 
     def save(self, entry: Parked) -> None:
@@ -130,6 +193,7 @@ class Inbox:
         pipe.set(self._item(entry.id), entry.dumps(), ex=PARK_TTL_S)
         if entry.attempts >= MAX_ATTEMPTS:
             pipe.zrem(self.queue, entry.id)
+            pipe.zrem(self._sender(entry.inbound.openid), entry.id)  # no longer holds the rest
             pipe.zadd(self.dead, {entry.id: time.time()})
             pipe.expire(self.dead, PARK_TTL_S)
         else:
@@ -155,6 +219,7 @@ class Inbox:
             pipe.set(self._item(entry.id), entry.dumps(), ex=PARK_TTL_S)
             pipe.zrem(self.dead, entry.id)
             pipe.zadd(self.queue, {entry.id: time.time()})
+            pipe.zadd(self._sender(entry.inbound.openid), {entry.id: time.time()})
             pipe.execute()
             count += 1
         return count

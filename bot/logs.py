@@ -79,11 +79,33 @@ def make_handler(fmt: str = "json", stream=None) -> logging.Handler:
     return handler
 
 
+# Libraries that are chatty at INFO: APScheduler's executor logs every job run ("Running
+# job…", "…executed successfully"), several lines every few seconds, burying the scheduler's
+# own lines about real work. Their warnings (a missed run, a job that raised) still show.
+QUIET_LOGGERS = {"apscheduler.executors": "WARNING"}
+
+
+def parse_levels(spec: str) -> tuple[str, dict[str, str]]:
+    """LOG_LEVEL: the root level, then optional per-logger levels, comma-separated:
+    "INFO" or "INFO,apscheduler.executors=INFO" (to see every job run again)."""
+    parts = [part.strip() for part in (spec or "").split(",") if part.strip()] or ["INFO"]
+    loggers = {}
+    for part in parts[1:]:
+        name, sep, level = part.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"LOG_LEVEL part {part!r} is not logger=LEVEL")
+        loggers[name.strip()] = level.strip().upper()
+    return parts[0].upper(), loggers
+
+
 def configure(fmt: str = "json", level: str = "INFO") -> None:
-    """Root logging for a process (`sidan serve`, `sidan scheduler`)."""
+    """Root logging for a process (`sidan serve`, `sidan scheduler`); see `parse_levels`."""
+    root_level, loggers = parse_levels(level)
     root = logging.getLogger()
     root.handlers[:] = [make_handler(fmt)]
-    root.setLevel(level)
+    root.setLevel(root_level)
+    for name, logger_level in {**QUIET_LOGGERS, **loggers}.items():
+        logging.getLogger(name).setLevel(logger_level)
 
 
 def init_app(app) -> None:

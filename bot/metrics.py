@@ -41,6 +41,11 @@ REPLAYED = Counter(
     "sidan_inbox_replayed_total", "Replays of parked messages (ok, waiting, failed, dead)",
     ["outcome"],
 )  # fmt: skip
+CLASSIFIER_SECONDS = Histogram(
+    "sidan_classifier_seconds",
+    "Classifier time per chat message that was classified (all its classify calls)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 API_RESPONSES = Counter(
     "sidan_http_responses_total", "HTTP responses by area and status code", ["area", "status"]
 )

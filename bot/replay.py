@@ -3,20 +3,29 @@
 A parked message is handled exactly as it would have been when it arrived; its reply goes out
 by push (a customer-service message through the outbox), and WeChat's retry of the original
 delivery, if any is still coming, gets the same reply from the dedup key.
+
+Messages kept in the database while Redis was down (models.inbound_parked) are first moved
+into the Redis inbox, once each, in arrival order: by the scheduler on every replay run, and
+by the next webhook request of a process that kept one.
 """
 
+import dataclasses
+import hashlib
 import logging
+import threading
 import time
 
 import peewee
 import redis
 from playhouse.pool import MaxConnectionsExceeded
 
-from bot import metrics
+from bot import metrics, webhook_texts
 from bot.handling import handle_inbound, make_context
 from bot.inbox import Inbox, Parked
-from bot.logs import mask
+from bot.logs import current_request_id, mask
 from handlers.context import ConversationBusy
+from handlers.inbound import Inbound
+from models import inbound_parked
 from models.enums import Channel
 from models.org import User
 from models.outbox import enqueue
@@ -103,8 +112,74 @@ def _failed(box: Inbox, entry: Parked, exc: Exception) -> bool | None:
     return True
 
 
-def replay_due(svc, limit: int = 100, budget_s: float = 10.0) -> int:
-    """Replay up to `limit` due entries within about `budget_s`; returns how many were handled."""
+# Set when this process kept a message in the database: its next replay looks there first
+# (the scheduler always does), so the live path does not query the table on every message.
+_kept_in_database = threading.Event()
+ADOPT_BATCH = 100
+
+
+def park_without_redis(inbound, dedup_key: str, reason: str, *, body: bytes,
+                       nonce_key: str | None = None) -> str:  # fmt: skip
+    """Keep a message in the database while Redis is down: "parked", "retry" (already kept)
+    or "replayed" (a signed URL reused with another body). Raises when the database is down."""
+    kept = inbound_parked.park(
+        openid=inbound.openid, msg_key=dedup_key, payload=dataclasses.asdict(inbound),
+        body_hash=hashlib.sha256(body).hexdigest(), reason=reason, parked_at=time.time(),
+        nonce_key=nonce_key, request_id=current_request_id() or None,
+    )  # fmt: skip
+    if kept == "parked":
+        _kept_in_database.set()
+        log.warning("Redis down: kept a %s message from %s in the database", inbound.kind,
+                    mask(inbound.openid))  # fmt: skip
+    return kept
+
+
+def adopt_parked(svc, limit: int = ADOPT_BATCH) -> int:
+    """Move messages kept in the database (Redis was down) into the Redis inbox, oldest first;
+    returns how many were queued. Each is queued once even if two replayers race, or one dies
+    between queueing and deleting the row (the inbox's adopted marker)."""
+    from bot import webhook  # the dedup marks it writes (webhook imports this module)
+
+    box = inbox(svc)
+    _kept_in_database.clear()  # before looking: a message kept meanwhile sets it again
+    rows = inbound_parked.oldest(limit)
+    queued = 0
+    for row in rows:
+        entry = Parked(
+            "db-" + hashlib.sha1(row.msg_key.encode()).hexdigest()[:24],
+            _inbound(row.payload), row.msg_key, row.reason, row.parked_at,
+        )  # fmt: skip
+        outcome = box.adopt(entry, parked_answer=webhook_texts.PARKED, dedup_ttl_s=DEDUP_TTL_S,
+                            pending=webhook.PENDING, alive_suffix=webhook.ALIVE)  # fmt: skip
+        inbound_parked.forget(row.id)
+        if outcome == 1:
+            queued += 1
+        elif outcome == 0:
+            log.info("kept message from %s was handled live after Redis returned",
+                     mask(row.openid))  # fmt: skip
+    if len(rows) == limit:
+        _kept_in_database.set()  # more to come on the next run
+    if queued:
+        log.info("queued %d message(s) kept in the database while Redis was down", queued)
+    return queued
+
+
+def _inbound(payload: dict) -> Inbound:
+    """A kept message back as an Inbound (fields a newer release dropped are ignored)."""
+    names = {f.name for f in dataclasses.fields(Inbound)}
+    return Inbound(**{k: v for k, v in payload.items() if k in names})
+
+
+def replay_due(svc, limit: int = 100, budget_s: float = 10.0, *, adopt: bool = True) -> int:
+    """Replay up to `limit` due entries within about `budget_s`; returns how many were handled.
+    `adopt=False` (the live webhook) looks at the database only if this process kept a message
+    there."""
+    if adopt or _kept_in_database.is_set():
+        try:
+            adopt_parked(svc)
+        except _OUTAGES as exc:  # the database is away now: the inbox's own entries still go
+            _kept_in_database.set()
+            log.warning("messages kept in the database wait: %s", exc)
     box = inbox(svc)
     if not svc.redis.exists(box.queue):
         return 0

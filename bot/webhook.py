@@ -73,21 +73,45 @@ def receive():
         log.info("malformed webhook body refused (%d bytes)", len(body))
         metrics.webhook_done("malformed", "refused", started)
         abort(400)
+    status = 200
     try:
         reply, outcome = _admit_and_answer(message, inbound, body, crypto is None)
     except redis.RedisError as exc:
-        # Without Redis there is no dedup and no conversation: acting now could file a ticket
-        # twice on WeChat's retry. Say so plainly; the person sends again later.
-        log.error("webhook: Redis unreachable, message from %s not taken: %s",
-                  mask(inbound.openid), exc)  # fmt: skip
-        reply, outcome = webhook_texts.BUSY, "busy"
+        reply, outcome = _keep_without_redis(message, inbound, body, crypto is None, exc)
+        if outcome == "busy":
+            status = 503  # nothing kept: WeChat must try again
     metrics.webhook_done(inbound.kind, outcome, started)
     if not reply:
         return Response("success", mimetype="text/plain")
     out = create_reply(reply, message).render()
     if crypto is not None:
         out = crypto.encrypt_message(out, request.args.get("nonce", ""), str(int(time.time())))
-    return Response(out, mimetype="application/xml")
+    headers = {"Retry-After": "5"} if status != 200 else None
+    return Response(out, status=status, headers=headers, mimetype="application/xml")
+
+
+def _keep_without_redis(message, inbound, body: bytes, plain: bool, exc) -> tuple[str, str]:
+    """Redis is unreachable: no dedup, no conversation, so acting now could file a report twice
+    on WeChat's retry. Keep the message in the database instead (replayed once Redis is back)
+    and say it will be handled; with the database down too, say plainly it was not received
+    (the caller answers 503, so WeChat tries again)."""
+    nonce = guard.nonce_key(services().key(""), request.args) if plain else None
+    reason = f"{type(exc).__name__}: {exc}"
+    try:
+        kept = replay.park_without_redis(inbound, _dedup_key(message), reason, body=body,
+                                         nonce_key=nonce)  # fmt: skip
+    except Exception as db_exc:  # the database is unreachable too: nothing can be kept
+        log.error("webhook: Redis and the database unreachable, message from %s not taken: "
+                  "%s; %s", mask(inbound.openid), exc, db_exc)  # fmt: skip
+        return webhook_texts.BUSY, "busy"
+    if kept == "replayed":
+        log.warning("webhook: signed URL replayed with another body while Redis is down, refused")
+        abort(403)
+    if kept == "parked":
+        metrics.PARKED.labels(reason="redis").inc()
+        return webhook_texts.PARKED, "parked"
+    metrics.DEDUP_HITS.inc()
+    return webhook_texts.PARKED, "retry"
 
 
 def _admit_and_answer(message, inbound, body: bytes, plain: bool) -> tuple[str, str]:
@@ -271,7 +295,11 @@ def _handle_and_remember(svc, inbound, key: str, job: _Job) -> tuple[str, str]:
         reply = handle_inbound(inbound, make_context(svc), svc.config)
     except Exception as exc:
         return _park(svc, inbound, key, exc, job), "parked"
-    svc.redis.set(key, reply, ex=DEDUP_TTL_S)
+    try:
+        svc.redis.set(key, reply, ex=DEDUP_TTL_S)
+    except redis.RedisError as exc:  # Redis went away after the handling: it is done all
+        # the same, so answer it (parking it now would handle it twice)
+        log.warning("answer to %s not remembered (Redis): %s", mask(inbound.openid), exc)
     with job.lock:
         if job.late and reply:
             _push_late(svc, inbound, key, reply)
@@ -283,7 +311,8 @@ def _replay_first(svc) -> None:
     """Older parked messages first, so a person's messages keep their order. A failure here
     is the replay's business: it never costs the live message."""
     try:
-        replay.replay_due(svc, limit=REPLAY_ON_REQUEST, budget_s=REPLAY_ON_REQUEST_S)
+        replay.replay_due(svc, limit=REPLAY_ON_REQUEST, budget_s=REPLAY_ON_REQUEST_S,
+                          adopt=False)  # fmt: skip
     except Exception:
         log.exception("replaying parked messages before a live one failed")
 
@@ -308,9 +337,18 @@ def _park(svc, inbound, key: str, exc: Exception, job: _Job) -> str:
     if not replay.is_outage(exc):
         log.exception("handling a message from %s failed; parked", mask(inbound.openid))
     reason = f"{type(exc).__name__}: {exc}"
-    # Redis errors here propagate: with Redis gone too, nothing can be kept.
-    replay.inbox(svc).park(inbound, key, reason)
-    svc.redis.set(key, webhook_texts.PARKED, ex=DEDUP_TTL_S)
+    try:
+        replay.inbox(svc).park(inbound, key, reason)
+        svc.redis.set(key, webhook_texts.PARKED, ex=DEDUP_TTL_S)
+    except redis.RedisError as redis_exc:
+        # Redis went away meanwhile: keep it in the database. With both gone nothing can be
+        # kept: the error propagates and the request answers 503 (WeChat tries again).
+        try:
+            replay.park_without_redis(inbound, key, f"{reason}; {redis_exc}", body=b"")
+        except Exception:
+            log.exception("message from %s not kept: Redis and the database unreachable",
+                          mask(inbound.openid))  # fmt: skip
+            raise
     metrics.PARKED.labels(reason=replay.reason_label(exc)).inc()
     with job.lock:
         return "" if job.late else webhook_texts.PARKED

@@ -18,10 +18,13 @@ A missing or stale artefact (its training data changed) is rebuilt in memory wit
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import math
 import os
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,8 +211,35 @@ def reset_model() -> None:
         _model = None
 
 
+# Seconds spent in `classify` by the current message's handling, when someone collects them
+# (bot.handling feeds the Prometheus histogram; handlers know nothing of metrics).
+_spent: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
+    "classifier_spent", default=None
+)
+
+
+@contextlib.contextmanager
+def timing():
+    """Collect the time every `classify` call in this context takes: yields the list."""
+    token = _spent.set([])
+    try:
+        yield _spent.get()
+    finally:
+        _spent.reset(token)
+
+
 def classify(text: str, model: _Model | None = None) -> Classification:
     """Classify one resident message. Never raises on odd input (empty, emoji, huge)."""
+    started = time.perf_counter()
+    try:
+        return _classify(text, model)
+    finally:
+        spent = _spent.get()
+        if spent is not None:
+            spent.append(time.perf_counter() - started)
+
+
+def _classify(text: str, model: _Model | None) -> Classification:
     clean = normalize(text if isinstance(text, str) else "")[:MAX_CHARS]
     if not has_content(clean):
         return Classification("other", "normal", 0.0, [("other", 0.0)])

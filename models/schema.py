@@ -18,6 +18,7 @@ from models.council import AgendaItem, Attendance, CouncilMeeting, Decision
 from models.db import BaseModel, database, is_postgres
 from models.gaming import PointsFlag
 from models.grants import SubscribeGrant
+from models.inbound_parked import InboundParked
 from models.org import Compound, InviteCode, OrgUnit, User, WorkUnit
 from models.outbox import Outbound
 from models.owners import Household, Owner, Ownership
@@ -36,6 +37,8 @@ ALL_MODELS = [
     OrgUnit, WorkUnit, Compound, User, InviteCode, Ticket, TicketEvent, Rating, PointsEntry,
     TicketSubscriber, TicketAssist, Outbound, Correction, SubscribeGrant,
 ]  # fmt: skip
+# Messages kept while Redis is down (schema v11).
+ALL_MODELS += [InboundParked]
 # Incentives (schema v8): points shop, wish wall and service menu, points review, property lists.
 INCENTIVE_MODELS = [*shop.MODELS, WishFor, ServiceOffer, PointsFlag, *property_lists.MODELS]
 ALL_MODELS += INCENTIVE_MODELS
@@ -214,6 +217,14 @@ MIGRATIONS.append(
             m.drop_column("ticket", "responded_at"),
             m.drop_column("ticket", "respond_due_at"),
         ],
+    )
+)
+MIGRATIONS.append(
+    Migration(
+        11,
+        "inbound_parked: messages kept in the database while Redis is unreachable",
+        lambda m: _create_tables(InboundParked),
+        lambda m: _drop_tables(InboundParked),
     )
 )
 LATEST = MIGRATIONS[-1].version

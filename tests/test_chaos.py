@@ -12,11 +12,15 @@ import threading
 import time
 from pathlib import Path
 
+import peewee
+import redis as redis_lib
 import requests
 
-from bot.chat import ChatClient
+from bot import webhook_texts as says
+from bot.chat import ChatClient, reply_text
 from models.db import database
 from models.enums import Channel, OutboundStatus
+from models.inbound_parked import InboundParked
 from models.org import User
 from models.outbox import Outbound, enqueue
 from models.tickets import Ticket
@@ -33,8 +37,8 @@ def base_env(config, **extra) -> dict:
         DATABASE_URL=config.DATABASE_URL, REDIS_URL=REDIS_URL, REDIS_PREFIX=config.REDIS_PREFIX,
         WECHAT_TOKEN=config.WECHAT_TOKEN, WECHAT_APPID=config.WECHAT_APPID,
         MEDIA_ROOT=config.MEDIA_ROOT, LOG_FORMAT="text", LOG_LEVEL="WARNING",
-        **{k: str(v) for k, v in extra.items()},
     )  # fmt: skip
+    env.update({k: str(v) for k, v in extra.items()})
     return env
 
 
@@ -191,3 +195,149 @@ def _healthy(base: str) -> bool:
 def _post_ignoring_errors(client, body):
     with contextlib.suppress(requests.RequestException):  # the worker dies under it
         client.post(body)
+
+
+SENDERS = 36
+REDIS_DOWN_AT, REDIS_BACK_AT = 10, 26
+
+
+def start_redis(port: int, folder: Path) -> subprocess.Popen:
+    """A dedicated redis-server (append-only file, as docs/operations.md asks) on `port`."""
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
+         "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    probe = redis_lib.Redis(port=port, socket_connect_timeout=0.5)
+    assert wait_for(lambda: _pings(probe), 15), "redis-server did not start"
+    return process
+
+
+def _pings(client) -> bool:
+    try:
+        return client.ping()
+    except redis_lib.RedisError:
+        return False
+
+
+def _deliver(client: ChatClient, body: str) -> tuple[int, str]:
+    """One message as WeChat delivers it: retried (same body) after a failure, 3 times."""
+    status, text = 0, ""
+    for _ in range(3):
+        try:
+            response = client.post(body)
+            status, text = response.status_code, reply_text(response.text)
+        except requests.RequestException:
+            status, text = 0, ""
+        if status == 200:
+            break
+        time.sleep(0.5)
+    return status, text
+
+
+def test_redis_killed_while_messages_arrive_loses_and_doubles_nothing(
+    db, demo, config, fake_wechat, tmp_path
+):
+    home = demo.resident_1.compound
+    openids = [f"chaos_res_{i}" for i in range(SENDERS)]
+    for i, openid in enumerate(openids):
+        User.create(openid=openid, name="住户", role="resident", compound=home,
+                    household=f"{home.id}-9-{i}", lat=home.lat, lng=home.lng)  # fmt: skip
+    database.close()
+    redis_port, web_port = free_port(), free_port()
+    redis_server = start_redis(redis_port, tmp_path)
+    env = base_env(config, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", WECHAT_SECRET="s",
+                   WECHAT_API_BASE=fake_wechat.base_url, SCHEDULER_DRAIN_EVERY_S=0.5,
+                   SCHEDULER_LEASE_TTL_S=3)  # fmt: skip
+    web = start(["serve", "--host", "127.0.0.1", "--port", str(web_port), "--workers", "2",
+                 "--threads", "4"], env)  # fmt: skip
+    scheduler = start(["scheduler"], env)
+    base = f"http://127.0.0.1:{web_port}"
+    answers: dict[str, tuple[int, str]] = {}
+    try:
+        assert wait_for(lambda: _healthy(base), 45, step=0.3), "server did not start"
+        for i, openid in enumerate(openids):
+            if i == REDIS_DOWN_AT:
+                os.killpg(redis_server.pid, signal.SIGKILL)
+                redis_server.wait(timeout=10)
+            if i == REDIS_BACK_AT:
+                redis_server = start_redis(redis_port, tmp_path)
+                back_at = time.monotonic()
+            client = ChatClient(base, config.WECHAT_TOKEN, openid, appid=config.WECHAT_APPID,
+                                timeout=10)  # fmt: skip
+            body = client.signer.text(f"{i + 1}号楼楼道里飞线充电的电线着火了，正在冒烟",
+                                      msg_id=5_000 + i)  # fmt: skip
+            answers[openid] = _deliver(client, body)
+            if answers[openid][1] == says.PARKED:
+                _deliver(client, body)  # as if our answer was lost: WeChat sends it again
+        kept = [o for o, (status, text) in answers.items() if text == says.PARKED]
+        settled = wait_for(lambda: _filed(openids) == set(openids) and _pushed(fake_wechat, kept)
+                           >= set(kept), 60, step=0.2)  # fmt: skip
+        recovered = time.monotonic() - back_at
+        # Count once nothing is left to replay or to send: no later run can add a double.
+        probe = redis_lib.Redis(port=redis_port, decode_responses=True)
+        assert wait_for(lambda: _nothing_waiting(probe, config.REDIS_PREFIX), 30, step=0.2)
+        tickets = _tickets_per_sender(openids)
+        pushes = _pushes_per_sender(fake_wechat, kept)
+    finally:
+        stop(scheduler)
+        stop(web)
+        stop(redis_server)
+    lost = [o for o in openids if tickets.get(o, 0) == 0]
+    doubled = [o for o in openids if tickets.get(o, 0) > 1 or pushes.get(o, 0) > 1]
+    failed = [o for o, (status, _) in answers.items() if status != 200]
+    print(f"\nchaos redis: {SENDERS} messages, Redis down (kill -9) for "
+          f"{REDIS_BACK_AT - REDIS_DOWN_AT} of them; "
+          f"{len(kept)} answered 'received, will handle' and kept in the database, "
+          f"{len(failed)} not answered 200, lost {len(lost)}, doubled {len(doubled)}, "
+          f"all filed and pushed {recovered:.1f} s after Redis returned")  # fmt: skip
+    assert settled, f"not settled: lost {lost}"
+    assert not lost and not doubled and not failed
+    assert len(kept) >= REDIS_BACK_AT - REDIS_DOWN_AT - 1  # the first after the kill may retry
+    database.connect(reuse_if_open=True)
+    assert not InboundParked.select().exists()
+
+
+def _nothing_waiting(probe, prefix: str) -> bool:
+    try:
+        if probe.zcard(prefix + "inbox:due") or InboundParked.select().exists():
+            return False
+        busy = (OutboundStatus.PENDING, OutboundStatus.SENDING)
+        return not Outbound.select().where(Outbound.status.in_(busy)).exists()
+    finally:
+        database.close()
+
+
+def _filed(openids) -> set[str]:
+    return set(_tickets_per_sender(openids))
+
+
+def _tickets_per_sender(openids) -> dict[str, int]:
+    try:
+        rows = (
+            Ticket.select(User.openid, peewee.fn.COUNT(Ticket.id))
+            .join(User, on=Ticket.reporter == User.id)
+            .where(User.openid.in_(list(openids)))
+            .group_by(User.openid)
+            .tuples()
+        )
+        return dict(rows)
+    finally:
+        database.close()
+
+
+def _pushes_per_sender(fake, openids) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for entry in fake.sent("/cgi-bin/message/custom/send"):
+        body = entry["body"]
+        if (
+            entry["errcode"] == 0
+            and body.get("touser") in openids
+            and "工单号" in json.dumps(body, ensure_ascii=False)
+        ):
+            counts[body["touser"]] = counts.get(body["touser"], 0) + 1
+    return counts
+
+
+def _pushed(fake, openids) -> set[str]:
+    return set(_pushes_per_sender(fake, openids))

@@ -71,3 +71,16 @@ def test_masking_hides_phones_and_id_numbers_but_not_ticket_numbers():
     assert mask_text("电话13912345678") == "电话139****5678"
     assert mask_text("身份证330102199001011234") == "身份证330****1234"
     assert mask_text("工单 #1024 已派单") == "工单 #1024 已派单"
+
+
+def test_metrics_time_the_classifier_once_per_classified_message(app, chat, demo):
+    classified = sample("sidan_classifier_seconds_count")
+    took = sample("sidan_classifier_seconds_sum")
+    resident = chat("demo_resident_1")
+    assert "我的工单" in resident.say("帮助")  # a command: nothing to classify
+    assert sample("sidan_classifier_seconds_count") == classified
+    resident.say("小区门口的路灯坏了好几天了")
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    assert "# TYPE sidan_classifier_seconds histogram" in text
+    assert sample("sidan_classifier_seconds_count") == classified + 1
+    assert sample("sidan_classifier_seconds_sum") > took

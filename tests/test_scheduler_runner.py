@@ -90,3 +90,49 @@ def test_scheduler_has_the_four_jobs_on_beijing_time(redis_client, config):
     assert str(jobs["daily_digest"].trigger) == "cron[hour='8', minute='0']"
     assert "day_of_week='mon'" in str(jobs["weekly_digest"].trigger)
     assert str(jobs["daily_digest"].trigger.timezone) == "Asia/Shanghai"
+
+
+def _scheduler_log(config, tmp_path, log_level: str, until: str) -> str:
+    """Run a real `sidan scheduler` process with LOG_LEVEL until its log shows `until`."""
+    import os
+    import signal
+    import subprocess
+
+    from tests.test_chaos import SIDAN, base_env
+
+    env = base_env(config, SCHEDULER_DRAIN_EVERY_S=0.3, SCHEDULER_LEASE_TTL_S=2)
+    env["LOG_LEVEL"] = log_level
+    path = tmp_path / f"scheduler-{len(list(tmp_path.iterdir()))}.log"
+    with path.open("w") as stderr:
+        process = subprocess.Popen([SIDAN, "scheduler"], env=env, stdout=subprocess.DEVNULL,
+                                   stderr=stderr, start_new_session=True)  # fmt: skip
+        try:
+            wait_for(lambda: until in path.read_text(), timeout=45)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
+    return path.read_text()
+
+
+def test_the_scheduler_logs_its_work_not_every_job_run(db, demo, config, tmp_path):
+    from models.db import database
+
+    outbox.enqueue(demo.resident_1, "日志测试一。")
+    database.close()
+    quiet = _scheduler_log(config, tmp_path, "INFO", until="drain: 1 message(s) handled")
+    assert "drain: 1 message(s) handled" in quiet  # Sidan's own line about real work
+    assert "is leader" in quiet
+    assert "Running job" not in quiet and "executed successfully" not in quiet
+    # Asked for by name in LOG_LEVEL, APScheduler's lines come back.
+    chatty = _scheduler_log(config, tmp_path, "INFO,apscheduler.executors=INFO",
+                            until="executed successfully")  # fmt: skip
+    assert "Running job" in chatty and "executed successfully" in chatty
+
+
+def test_log_level_names_a_root_level_and_optional_loggers():
+    from bot.logs import parse_levels
+
+    assert parse_levels("info") == ("INFO", {})
+    assert parse_levels("WARNING, apscheduler.executors=debug") == (
+        "WARNING", {"apscheduler.executors": "DEBUG"}
+    )  # fmt: skip

@@ -6,20 +6,24 @@ import time
 
 import peewee
 import pytest
+import redis as redis_lib
 import requests
 from playhouse.db_url import connect
 
 from bot import replay
 from bot import webhook_texts as says
 from bot.app import create_app
-from bot.chat import ChatClient
+from bot.chat import ChatClient, reply_text
 from bot.config import Config
+from bot.gateway import WeChatTransport, make_client
 from bot.wechat_sign import signature
+from handlers import texts
 from models.db import database
 from models.enums import Channel
-from models.org import User
+from models.inbound_parked import InboundParked
 from models.outbox import Outbound
 from models.tickets import Ticket
+from scheduler.drain import drain
 from tests.test_cli import sidan  # noqa: F401
 
 URGENT = "楼道里飞线充电的电线着火了，正在冒烟"
@@ -113,15 +117,118 @@ def redis_down_server(db, config, live_server_factory):
     return live_server_factory(application)
 
 
-def test_with_redis_down_the_webhook_says_it_is_busy_and_writes_nothing(
+def pushed_by_wechat(fake_wechat, openid: str) -> list[str]:
+    """Customer-service texts the (fake) WeChat API accepted for `openid`."""
+    return [
+        req["body"]["text"]["content"]
+        for req in fake_wechat.sent("/cgi-bin/message/custom/send")
+        if req["errcode"] == 0 and req["body"].get("touser") == openid
+    ]
+
+
+@pytest.fixture
+def wechat_transport(fake_wechat, redis_client, redis_prefix):
+    client = make_client("wx_test", "secret", redis_client, api_base=fake_wechat.base_url,
+                         key_prefix=redis_prefix + "wx")  # fmt: skip
+    return WeChatTransport(client)
+
+
+def test_with_redis_down_a_report_is_kept_in_the_database_and_filed_once_redis_returns(
+    app, chat, redis_down_server, config, demo, fake_wechat, wechat_transport
+):
+    resident = ChatClient(redis_down_server, config.WECHAT_TOKEN, "demo_resident_1",
+                          appid=config.WECHAT_APPID)  # fmt: skip
+    body = resident.signer.text(URGENT, msg_id=770001)
+    assert resident.send(body) == says.PARKED
+    assert "110" in says.PARKED and "不用重发" in says.PARKED
+    # WeChat's retry (a new signature) and a repeat of the same signed request keep nothing more.
+    assert resident.send(body) == says.PARKED
+    query, data = resident.signer.sign(body)
+    for _ in range(2):
+        again = resident.http.post(f"{redis_down_server}/wechat", params=query, data=data,
+                                   timeout=10)  # fmt: skip
+        assert again.status_code == 200 and says.PARKED in again.text
+    assert InboundParked.select().count() == 1
+    assert Ticket.select().count() == 0
+    # Redis is back: the scheduler's replay files it once and the reply goes out by push.
+    assert replay_now(app) == 1
+    assert InboundParked.select().count() == 0
+    assert Ticket.select().where(Ticket.reporter == demo.resident_1).count() == 1
+    [push] = pushes_to("demo_resident_1")
+    assert "工单号" in push
+    drain(wechat_transport)
+    [sent] = pushed_by_wechat(fake_wechat, "demo_resident_1")
+    assert "工单号" in sent
+    # Nothing is replayed twice: not by another run, nor on a late WeChat retry.
+    assert replay_now(app) == 0
+    chat("demo_resident_1").send(body)
+    assert Ticket.select().count() == 1
+    assert len(pushes_to("demo_resident_1")) == 1
+
+
+def test_with_redis_down_a_signed_url_cannot_be_reused_with_another_body(
     redis_down_server, config, demo
 ):
-    users = User.select().count()
-    client = ChatClient(redis_down_server, config.WECHAT_TOKEN, "new_person_1",
-                        appid=config.WECHAT_APPID)  # fmt: skip
-    assert client.say(URGENT) == says.BUSY
+    resident = ChatClient(redis_down_server, config.WECHAT_TOKEN, "demo_resident_1",
+                          appid=config.WECHAT_APPID)  # fmt: skip
+    query, data = resident.signer.sign(resident.signer.text("楼道灯坏了", msg_id=770002))
+    assert resident.http.post(f"{redis_down_server}/wechat", params=query, data=data,
+                              timeout=10).status_code == 200  # fmt: skip
+    forged = resident.signer.text("我要投诉", msg_id=770003).replace(
+        "demo_resident_1", "demo_resident_2"
+    )
+    refused = resident.http.post(f"{redis_down_server}/wechat", params=query,
+                                 data=forged.encode(), timeout=10)  # fmt: skip
+    assert refused.status_code == 403
+    assert [row.openid for row in InboundParked.select()] == ["demo_resident_1"]
+
+
+def test_a_persons_kept_messages_are_replayed_in_the_order_they_came(
+    app, redis_down_server, config, demo
+):
+    resident = ChatClient(redis_down_server, config.WECHAT_TOKEN, "demo_resident_2",
+                          appid=config.WECHAT_APPID)  # fmt: skip
+    assert resident.say("小区门口的路灯坏了好几天了") == says.PARKED
+    assert resident.say("取消") == says.PARKED
+    assert replay_now(app) == 2
+    # The report was started, then cancelled: in the other order nothing would be cancelled.
+    [started, cancelled] = pushes_to("demo_resident_2")
+    assert "工单号" not in started and cancelled == texts.CANCELLED
     assert Ticket.select().count() == 0
-    assert User.select().count() == users
+
+
+def test_only_a_persons_oldest_parked_message_can_be_claimed(app, demo):
+    from handlers.inbound import Inbound
+
+    svc = app.extensions["sidan"]
+    box = replay.inbox(svc)
+    first = box.park(Inbound("demo_resident_1", "text", text="一"), svc.key("msg", "a", 1), "t")
+    second = box.park(Inbound("demo_resident_1", "text", text="二"), svc.key("msg", "a", 2), "t")
+    other = box.park(Inbound("demo_resident_2", "text", text="三"), svc.key("msg", "b", 3), "t")
+    assert box.claim().id == first.id
+    # While the first is being replayed (by another replayer), the person's second waits.
+    assert box.claim().id == other.id
+    assert box.claim() is None
+    box.later(first, 0)  # an outage: it goes back, still ahead of the second
+    assert box.claim().id == first.id
+    box.done(first)
+    assert box.claim().id == second.id
+
+
+def test_with_redis_and_the_database_down_the_webhook_says_so_and_wechat_retries(
+    redis_down_server, config, demo, database_down
+):
+    resident = ChatClient(redis_down_server, config.WECHAT_TOKEN, "demo_resident_1",
+                          appid=config.WECHAT_APPID)  # fmt: skip
+    response = resident.post(resident.signer.text(URGENT, msg_id=770004))
+    assert response.status_code == 503  # not 2xx: WeChat tries again
+    assert reply_text(response.text) == says.BUSY
+    database_down()
+    assert InboundParked.select().count() == 0
+    assert Ticket.select().count() == 0
+
+
+def test_with_redis_down_health_answers_and_readiness_says_which(redis_down_server):
     assert requests.get(f"{redis_down_server}/healthz", timeout=10).status_code == 200
     ready = requests.get(f"{redis_down_server}/readyz", timeout=10).json()
     assert ready == {"ok": False, "database": True, "redis": False}
@@ -178,3 +285,39 @@ def test_the_operator_sees_and_replays_parked_messages(app, demo, sidan):
     assert "1 message(s) replayed" in sidan("inbox", "replay").output
     assert Ticket.select().count() == 1
     assert "0 waiting for replay" in sidan("inbox", "status").output
+
+
+def test_the_operator_sees_and_replays_messages_kept_while_redis_was_down(
+    redis_down_server, config, demo, sidan
+):
+    resident = ChatClient(redis_down_server, config.WECHAT_TOKEN, "demo_resident_3",
+                          appid=config.WECHAT_APPID)  # fmt: skip
+    assert resident.say(URGENT) == says.PARKED
+    assert "1 kept in the database while Redis was down" in sidan("inbox", "status").output
+    assert "1 message(s) replayed" in sidan("inbox", "replay").output
+    assert Ticket.select().where(Ticket.reporter == demo.resident_3).count() == 1
+    assert "0 kept in the database" in sidan("inbox", "status").output
+
+
+def test_a_message_that_cannot_be_parked_in_redis_is_kept_in_the_database(
+    app, chat, demo, monkeypatch
+):
+    """The database failed under the handler, then Redis went before the message was parked."""
+    from bot import inbox as inbox_module
+    from bot import webhook
+
+    def database_fails(*args, **kwargs):
+        raise peewee.OperationalError("server closed the connection")
+
+    def redis_fails(*args, **kwargs):
+        raise redis_lib.ConnectionError("Connection refused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(webhook, "handle_inbound", database_fails)
+        patch.setattr(inbox_module.Inbox, "park", redis_fails)
+        assert chat("demo_resident_1").say(URGENT) == says.PARKED
+    assert InboundParked.select().count() == 1
+    # The delivery's own pending mark (its worker gone) does not stop the replay.
+    assert replay_now(app) == 1
+    assert Ticket.select().where(Ticket.reporter == demo.resident_1).count() == 1
+    assert any("工单号" in text for text in pushes_to("demo_resident_1"))
