@@ -224,9 +224,14 @@ def rerouted(ticket, what: str) -> str:
 
 
 def follow_up_task(ticket) -> str:
+    """The task is a phone call, so the community's dispatchers get the number in clear (as the
+    taker of a job does); a reporter without a phone is said to have none."""
+    reporter = ticket.reporter
+    phone = reporter.phone or "未留电话，请查询工单后上门回访"
     return (
         f"回访任务：工单 {brief(ticket)} 办结后居民72小时未评价，"
-        "请电话回访并记录：回复“回访 {n} 情况”。".replace("{n}", ticket.number)
+        f"请电话回访：{reporter.name or '居民'} {phone}（只为回访联系，不要外传）。"
+        f"回访后回复“回访 {ticket.number} 情况”。"
     )
 
 

@@ -62,6 +62,8 @@ def test_resolve_asks_then_reminds_at_24h_then_closes_unrated_at_72h(db, demo):
     tasks = Outbound.select().where(Outbound.text.startswith("回访任务"))
     assert [t.openid for t in tasks] == ["demo_dispatcher_1"]  # the community's dispatcher
     assert "回访 #1" in tasks[0].text
+    reporter = closed.reporter  # the task is a call: the number is there in clear
+    assert f"{reporter.name} {reporter.phone}" in tasks[0].text
     assert count_events(ticket, "rating_reminder") == 1
     assert count_events(ticket, "close_unrated") == 1
 
