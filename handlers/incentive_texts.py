@@ -10,7 +10,8 @@ SHOP = "积分商城（您现有 {balance} 积分）：\n{items}\n回复“兑�
 SHOP_LINE = "{id}. {name}（{kind}）· {price}积分 · {stock} · {shop}"
 REDEEMED = (
     "兑换成功！“{item}”，兑换码：{code}\n"
-    "请到{shop}{address}出示兑换码领取，工作人员核销后即可拿走。剩余 {balance} 积分。"
+    "请在{days}天内到{shop}{address}出示兑换码领取，工作人员核销后即可拿走"
+    "（过期自动取消，积分退回）。剩余 {balance} 积分。"
     "回复“我的兑换”查看，不想要了回复“取消兑换 {id}”退回积分。"
 )
 MY_REDEMPTIONS_EMPTY = "您还没有兑换过。回复“积分商城”看看能换什么。"

@@ -73,7 +73,7 @@ def redeem(user, cmd: Command, ctx) -> str:
     return t.REDEEMED.format(
         item=row.item.name, code=row.code, shop=where.name,
         address=f"（{where.address}）" if where.address else "", balance=shop.balance(user),
-        id=row.id,
+        id=row.id, days=shop.CODE_VALID_DAYS,
     )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ A redemption gives a one-use code; the shop's staff confirm it (核销) with a c
 """
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import peewee
 
@@ -25,6 +25,7 @@ from models.tickets import PointsEntry
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter
 CODE_LENGTH = 8
 ITEM_KINDS = {"goods": "实物", "service": "服务"}
+CODE_VALID_DAYS = 30  # an unclaimed code is cancelled and its points come back after this
 SPENDING_REASONS = ("redeem", "refund")  # ledger reasons of the shop; all others are earnings
 SHOP_KINDS = {"community": "社区信用超市", "merchant": "爱心商家"}
 
@@ -268,27 +269,56 @@ def refund(redemption_id, actor: User) -> Redemption:
             raise TicketError("没有找到这笔兑换。", "not_found")
         if redemption.state != RedemptionState.ISSUED:
             raise TicketError(_settled(redemption), "conflict")
-        at = now()
-        credit = PointsEntry.create(
-            user=redemption.user_id, reason="refund", points=redemption.points, created_at=at
+        note = f"您兑换的“{redemption.item.name}”已取消，{redemption.points} 积分已退回。"
+        return _give_back(redemption, actor, None if own else note)
+
+
+def expire_unclaimed(days: int = CODE_VALID_DAYS, limit: int = 200) -> int:
+    """Codes nobody came for within `days`: cancelled, the points and the item given back and
+    the person told (a daily scheduler job). Returns how many expired."""
+    cutoff = now() - timedelta(days=days)
+    stale = (
+        Redemption.select()
+        .where((Redemption.state == RedemptionState.ISSUED) & (Redemption.created_at < cutoff))
+        .order_by(Redemption.id)
+        .limit(limit)
+    )
+    expired = 0
+    for redemption in stale:
+        note = (
+            f"您兑换的“{redemption.item.name}”超过{days}天没有领取，已自动取消，"
+            f"{redemption.points} 积分已退回。还想要的话回复“积分商城”再兑换。"
         )
-        done = (
-            Redemption.update(
-                state=RedemptionState.REFUNDED, refund=credit, refunded_by=actor, refunded_at=at
-            )
-            .where((Redemption.id == redemption.id) & (Redemption.state == RedemptionState.ISSUED))
-            .execute()
+        try:
+            with write_transaction(), outbox_batch():
+                _give_back(redemption, None, note)
+            expired += 1
+        except TicketError:
+            continue  # confirmed or cancelled at the counter meanwhile: nothing to give back
+    return expired
+
+
+def _give_back(redemption: Redemption, actor: User | None, note: str | None) -> Redemption:
+    """The refund itself (inside the caller's transaction): a credit row, the state moved by
+    compare-and-set, the item back on the shelf, and `note` to the person."""
+    at = now()
+    credit = PointsEntry.create(
+        user=redemption.user_id, reason="refund", points=redemption.points, created_at=at
+    )
+    done = (
+        Redemption.update(
+            state=RedemptionState.REFUNDED, refund=credit, refunded_by=actor, refunded_at=at
         )
-        if not done:
-            # Someone confirmed or refunded it meanwhile: the credit above must not stand.
-            raise TicketError("这笔兑换刚刚有了变化，请查看后再试。", "conflict")
-        ShopItem.update(stock=ShopItem.stock + 1).where(ShopItem.id == redemption.item_id).execute()
-        if not own:
-            enqueue(
-                redemption.user,
-                f"您兑换的“{redemption.item.name}”已取消，{redemption.points} 积分已退回。",
-            )
-        return Redemption.get_by_id(redemption.id)
+        .where((Redemption.id == redemption.id) & (Redemption.state == RedemptionState.ISSUED))
+        .execute()
+    )
+    if not done:
+        # Someone confirmed or refunded it meanwhile: the credit above must not stand.
+        raise TicketError("这笔兑换刚刚有了变化，请查看后再试。", "conflict")
+    ShopItem.update(stock=ShopItem.stock + 1).where(ShopItem.id == redemption.item_id).execute()
+    if note:
+        enqueue(redemption.user, note)
+    return Redemption.get_by_id(redemption.id)
 
 
 def _int(value) -> int:

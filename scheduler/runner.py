@@ -18,7 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from models import links
+from models import links, shop
 from models.clock import CHINA
 from models.db import database
 from scheduler import jobs
@@ -81,6 +81,7 @@ def build_scheduler(lease: Lease, transport, config, *, drain_every_s=DRAIN_EVER
         ("votes", votes_job, IntervalTrigger(seconds=sweep_every_s)),
         ("daily_digest", partial(jobs.digest_job, "daily"), daily),
         ("weekly_digest", partial(jobs.digest_job, "weekly"), weekly),
+        ("expire_codes", shop.expire_unclaimed, CronTrigger(hour=3, minute=0, timezone=CHINA)),
     ]
     table += [(name, fn, IntervalTrigger(seconds=every)) for name, fn, every in extra_jobs]
     for name, fn, trigger in table:

@@ -86,7 +86,7 @@ def test_scheduler_has_the_four_jobs_on_beijing_time(redis_client, config):
 
     sched = runner.build_scheduler(Lease(redis_client, "k"), RecordingTransport(), config)
     jobs = {job.id: job for job in sched.get_jobs()}
-    assert set(jobs) == {"drain", "sweep", "votes", "daily_digest", "weekly_digest"}
+    assert set(jobs) == {"drain", "sweep", "votes", "daily_digest", "weekly_digest", "expire_codes"}
     assert str(jobs["daily_digest"].trigger) == "cron[hour='8', minute='0']"
     assert "day_of_week='mon'" in str(jobs["weekly_digest"].trigger)
     assert str(jobs["daily_digest"].trigger.timezone) == "Asia/Shanghai"

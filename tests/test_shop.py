@@ -199,6 +199,31 @@ def test_a_refund_is_a_credit_and_puts_the_item_back(demo):
         shop.refund(row.id, volunteer)
 
 
+def test_a_code_nobody_comes_for_expires_and_gives_everything_back(demo):
+    volunteer = demo.volunteer_1
+    credit(volunteer, 30)
+    soap = item_named("洗衣皂两块")
+    stale, taken = (shop.redeem(volunteer, soap.id) for _ in range(2))
+    shop.confirm(taken.code, demo["shopkeeper_1"])
+    clock.advance(timedelta(days=shop.CODE_VALID_DAYS - 1))
+    fresh = shop.redeem(volunteer, soap.id)
+    assert shop.expire_unclaimed() == 0  # nothing is old enough yet
+    clock.advance(timedelta(days=2))
+    assert shop.expire_unclaimed() == 1 and shop.expire_unclaimed() == 0  # once
+    states = {r.id: r.state for r in Redemption.select()}
+    assert states == {
+        stale.id: RedemptionState.REFUNDED,
+        taken.id: RedemptionState.CONFIRMED,
+        fresh.id: RedemptionState.ISSUED,
+    }
+    assert shop.balance(volunteer) == 30 - 10 - 10  # the confirmed and the fresh one stay spent
+    assert item_named("洗衣皂两块").stock == soap.stock - 2
+    told = Outbound.select().where(Outbound.openid == volunteer.openid)
+    assert any("没有领取，已自动取消" in m.text and "10 积分已退回" in m.text for m in told)
+    with pytest.raises(TicketError, match="已经取消"):
+        shop.confirm(stale.code, demo["shopkeeper_1"])
+
+
 def test_a_confirmed_redemption_cannot_be_refunded(demo):
     credit(demo.volunteer_1, 10)
     row = shop.redeem(demo.volunteer_1, item_named("洗衣皂两块").id)
