@@ -67,7 +67,10 @@ def env_example() -> dict[str, str]:
     for line in (DEPLOY / "sidan.env.example").read_text().splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             key, _, value = line.partition("=")
-            env[key.strip()] = value.strip()
+            value = value.strip()
+            if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]  # systemd and compose drop the quotes around a value
+            env[key.strip()] = value
     return env
 
 
