@@ -1,5 +1,6 @@
 """The rest of deploy/, run or checked here: the systemd units through systemd-analyze, the env
-example as systemd and a shell read it, the compose file's structure (no Docker engine here),
+example as systemd and a shell read it, the compose file through `compose config` and its
+structure (there is no Docker engine here, so nothing is started),
 the backup script for real against PostgreSQL with the restore it documents, and the Grafana
 dashboard's PromQL against the metrics the code defines.
 
@@ -9,6 +10,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import tarfile
 import time
@@ -145,6 +147,32 @@ def test_the_compose_file_holds_the_whole_deployment():
         "cp deploy/sidan.env.example deploy/sidan.env"
         in (DEPLOY / "docker-compose.yml").read_text()
     )
+
+
+def compose_command() -> list[str]:
+    """The compose plugin when the docker CLI has it, else Debian's docker-compose: both check
+    a file against the compose schema with `config`, without a Docker engine."""
+    if shutil.which("docker"):
+        plugin = subprocess.run(["docker", "compose", "version"], capture_output=True)
+        if plugin.returncode == 0:
+            return ["docker", "compose"]
+    return ["docker-compose"]
+
+
+def test_compose_validates_the_file_against_its_schema(tmp_path):
+    deploy = tmp_path / "deploy"
+    deploy.mkdir()
+    (deploy / "docker-compose.yml").write_text((DEPLOY / "docker-compose.yml").read_text())
+    # The operator's copy of the env example, as the file's header says.
+    (deploy / "sidan.env").write_text((DEPLOY / "sidan.env.example").read_text())
+
+    check = subprocess.run([*compose_command(), "-f", "docker-compose.yml", "config"],
+                           cwd=deploy, capture_output=True, text=True)  # fmt: skip
+
+    assert check.returncode == 0, check.stderr
+    resolved = yaml.safe_load(check.stdout)["services"]
+    assert resolved["web"]["environment"]["WECHAT_TEMPLATE_IDS"].startswith('{"notice"')
+    assert resolved["scheduler-2"]["command"] == ["sidan", "scheduler"]
 
 
 @pytest.fixture
