@@ -11,6 +11,7 @@ the SQLite pass of the suite too (never skipped); WeChat is tests/fake_wechat.py
 
 The tests run in file order on one stack; the last one kills a web instance."""
 
+import hashlib
 import http.client
 import json
 import os
@@ -304,6 +305,21 @@ def test_api_dashboard_and_static_files_go_through_nginx(stack):
         assert response.status_code == 200 and response.content
         assert response.headers["Cache-Control"] == "max-age=604800"  # nginx: expires 7d
     assert http.get(f"{stack.base}/nothing-here", timeout=10).status_code == 404
+
+
+def test_wechats_url_check_and_open311_go_through_nginx(stack):
+    http = stack.session()
+    timestamp, nonce = str(int(time.time())), "20261202"
+    signature = hashlib.sha1(
+        "".join(sorted([stack.env["WECHAT_TOKEN"], timestamp, nonce])).encode()
+    ).hexdigest()
+    query = {"signature": signature, "timestamp": timestamp, "nonce": nonce, "echostr": "e42"}
+    check = http.get(f"{stack.base}/wechat", params=query, timeout=10)
+    assert check.status_code == 200 and check.text == "e42"
+    forged = http.get(f"{stack.base}/wechat", params={**query, "signature": "0" * 40}, timeout=10)
+    assert forged.status_code == 403
+    services = http.get(f"{stack.base}/open311/v2/services.json", timeout=10)
+    assert services.status_code == 200 and len(services.json()) == 21
 
 
 def test_http_is_redirected_to_https(stack):
