@@ -89,6 +89,7 @@ class Stack:
         self.fake = FakeWeChat()
         self.db = ScratchDatabase("deploy")
         self.env: dict[str, str] = {}
+        self.request_ids: set[str] = set()  # X-Request-Id of every webhook answer
 
     def start(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
         log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
@@ -118,7 +119,11 @@ class Stack:
                             appid=env["WECHAT_APPID"], timeout=15)  # fmt: skip
         client.http.trust_env = False
         client.http.verify = str(self.cert)
+        client.http.hooks["response"].append(self._note_request_id)
         return client
+
+    def _note_request_id(self, response, *args, **kwargs):
+        self.request_ids.add(response.headers.get("X-Request-Id"))
 
     def say(self, client: ChatClient, text: str) -> str:
         """What the person sees: the passive reply, or the push of a reply that ran late."""
@@ -252,6 +257,9 @@ def test_a_ticket_filed_and_taken_through_nginx_is_pushed_exactly_once(stack):
 
     assert wait_for(settled, 60, 0.5), stack.db.query("SELECT status, last_error FROM outbound")
     rows = stack.db.query("SELECT openid, text FROM outbound ORDER BY id")
+    # Each push carries the id nginx gave the webhook request that queued it.
+    traced = {rid for (rid,) in stack.db.query("SELECT request_id FROM outbound")}
+    assert traced <= stack.request_ids and all(re.fullmatch(r"[0-9a-f]{32}", t) for t in traced)
     sends = stack.sends()
     assert Counter(e["body"]["touser"] for e in sends) == Counter(openid for openid, _ in rows)
     assert any(openid == "demo_resident_1" for openid, _ in rows)  # told that it was taken
