@@ -63,19 +63,23 @@ def seed_demo_cmd(history):
 
 
 @main.command("serve", with_appcontext=False)
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default=None, help="Address to listen on  [default: 127.0.0.1]")
+@click.option("--port", default=None, type=int, help="Port  [default: 8000]")
 @click.option("--workers", default=None, type=int, help="Gunicorn workers (default: by CPU).")
-@click.option("--threads", default=8, show_default=True, type=int)
-def serve(host, port, workers, threads):
+@click.option("--threads", default=None, type=int, help="Threads per worker  [default: 8]")
+@click.option("--config", "config_file", default=None,
+              type=click.Path(exists=True, dir_okay=False),
+              help="A gunicorn config file (deploy/gunicorn.conf.py): it sets bind, workers and "
+                   "the rest; the options above override it.")  # fmt: skip
+def serve(host, port, workers, threads, config_file):
     """Run the web app (webhook, API) under gunicorn."""
     from bot.wsgi_server import run_gunicorn
 
     config = Config()
-    if workers is None:
+    if workers is None and not config_file:
         # The in-process Redis stand-in is per process: keep one worker without REDIS_URL.
         workers = (os.cpu_count() or 1) * 2 + 1 if config.REDIS_URL else 1
-    run_gunicorn(host, port, workers, threads)
+    run_gunicorn(host, port, workers, threads, config_file=config_file)
 
 
 @main.command("scheduler", with_appcontext=False)

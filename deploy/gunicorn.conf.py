@@ -1,4 +1,5 @@
-"""gunicorn settings for Sidan's web workers: `gunicorn -c deploy/gunicorn.conf.py`.
+"""gunicorn settings for Sidan's web workers: `sidan serve --config deploy/gunicorn.conf.py`
+(what sidan-web.service and the Docker image run; `gunicorn -c` reads it too).
 
 Workers are gthread: a webhook request waits on I/O (Redis, PostgreSQL, WeChat photo fetch),
 and each message is handled in a reply thread of its own. Each worker holds at most
