@@ -87,6 +87,31 @@ def fixed_command(text: str) -> str | None:
     return FIXED.get(normalize(text).lower())
 
 
+# A volunteer's everyday ways of asking for work ('有单吗', '今天有啥单子', '有什么活可以干'):
+# short, an order word and a question. Words with 单 that are no order (单车, 单元 …) never count.
+_ORDER_ASK = re.compile(
+    r"(有|啥|什么|哪些|没有|看看|可以接|能接|找点?).{0,4}(单子|单|活儿?|任务)"
+    r"|(单子|单|活儿?|任务).{0,3}(吗|么|没|呢|不)"
+    r"|(有没有|有什么|有啥|哪里).{0,4}需要帮"
+)
+_NOT_ORDERS = (
+    "单车", "单元", "账单", "清单", "名单", "单位", "菜单", "传单", "订单", "单独", "简单",
+    "活动", "生活", "活该", "干活", "死活", "任务书",
+)  # fmt: skip
+_OWN = ("我的", "我手上", "我手里", "手上", "手里", "我接的")
+ORDER_ASK_MAX = 16
+
+
+def asks_for_orders(text: str) -> str | None:
+    """'有单吗' → 'nearby', '我手上还有啥单' → 'my_tasks'; None when it is not such a question."""
+    text = normalize(text)
+    if len(text) > ORDER_ASK_MAX or any(w in text for w in _NOT_ORDERS):
+        return None
+    if not _ORDER_ASK.search(text):
+        return None
+    return "my_tasks" if any(w in text for w in _OWN) else "nearby"
+
+
 def parse_rating(text: str) -> tuple[int, str] | None:
     """'满意' → (5, ''), '4分 挺快的' → (4, '挺快的'), '不满意 没修好' → (1, '没修好')."""
     text = normalize(text)

@@ -15,7 +15,7 @@ from handlers import (
     votes,
     worker,
 )
-from handlers.commands import fixed_command, normalize, parse_command
+from handlers.commands import asks_for_orders, fixed_command, normalize, parse_command
 from handlers.context import Context, ConversationBusy
 from handlers.conversation import END, NOT_MINE, Conversation, Session
 from handlers.inbound import Inbound
@@ -83,6 +83,8 @@ def _handle(message: Inbound, user, ctx: Context) -> str:
     if text and _residentish(user):
         text = resident.canonical(text, resident_only=user.role == Role.RESIDENT)
     fixed = fixed_command(text) if text else None
+    if text and not fixed and user.role in ASSIGNEE_ROLES:
+        fixed = asks_for_orders(text)  # '有单吗': the volunteer wants work, not to report
     if fixed == "help":
         return texts.HELP[user.role_enum]
     if fixed == "cancel":

@@ -117,3 +117,23 @@ def test_a_supervisor_asks_for_this_week_in_their_own_words(chat, demo):
     week = supervisor.say("本周情况")
     assert week.startswith("【本周概况】幸福社区") and "新增 1 件" in week
     assert supervisor.say("今天情况").startswith("【今日概况】")
+
+
+def test_a_volunteer_asking_for_work_in_their_own_words_sees_the_orders(chat, demo):
+    volunteer = chat("demo_volunteer_1")
+    for asked in ("今天有啥单子", "有单吗", "有什么活可以干", "还有单子没"):
+        reply = volunteer.say(asked)
+        assert reply.startswith("附近"), (asked, reply)  # the order list, or that none is near
+        assert "哪一类" not in reply and "请确认" not in reply
+    assert Ticket.select().count() == 0  # none of it drafted a report
+
+
+def test_a_volunteer_asking_what_is_in_hand_sees_their_jobs(chat, demo):
+    number, volunteer = _taken(chat, "3号楼楼道灯坏了")
+    assert f"#{number}" in volunteer.say("我手上还有啥单")
+
+
+def test_words_with_dan_that_are_no_order_are_still_reports(chat, demo):
+    reply = chat("demo_volunteer_1").say("楼下单车乱停，堵住单元门了")
+    assert "请确认" in reply or "哪一类" in reply  # a report draft, as any resident's
+    assert "附近工单" not in chat("demo_resident_1").say("有单吗")  # a resident has no orders
