@@ -65,6 +65,8 @@ def outside_draft(message, text: str, user, ctx) -> str | None:
         return rtexts.ASK_WHAT
     if kind == smalltalk.CHASE:
         return supplements.after_filing(message, user, just_filed) or _latest_open(user)
+    if kind == smalltalk.WHEN:
+        return _latest_open(user, with_deadline=True)
     if kind is not None:
         return (
             rtexts.SMALL_TALK[kind] + _recent_note(user, kind, just_filed) + _taker_note(user, kind)
@@ -133,7 +135,7 @@ def _recent_note(user, kind: str, just_filed: bool) -> str:
     return rtexts.RECENT_NOTE.format(number=ticket.number) if ticket is not None else ""
 
 
-def _latest_open(user) -> str:
+def _latest_open(user, with_deadline: bool = False) -> str:
     ticket = (
         Ticket.select()
         .where((Ticket.reporter == user) & Ticket.state.in_(list(OPEN_STATES)))
@@ -142,7 +144,11 @@ def _latest_open(user) -> str:
     )
     if ticket is None:
         return rtexts.CHASE_NO_TICKET
-    return rtexts.CHASE_LATEST.format(line=views.line(ticket), number=ticket.number)
+    reply = rtexts.CHASE_LATEST.format(line=views.line(ticket), number=ticket.number)
+    if with_deadline and ticket.due_at is not None:
+        due = rtexts.DUE_BY.format(when=views.when(ticket.due_at))
+        reply = reply.replace("\n", f"\n{due}\n", 1)
+    return reply
 
 
 # --- QR scans: a scan in another compound asks before it moves the resident's home -------

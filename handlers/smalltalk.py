@@ -16,6 +16,7 @@ GREETING, THANKS, ACK, BYE, TEST, LAUGH, ABOUT, NEVER_MIND, WANT_REPORT, CHASE, 
     "greeting", "thanks", "ack", "bye", "test", "laugh", "about", "never_mind", "want_report",
     "chase", "gibberish",
 )  # fmt: skip
+WHEN = "when"  # "多久能修好": asks how long, says nothing new about the problem
 VAGUE = "vague"  # "帮我看看这个": points at something without saying what
 
 # Whole clauses (after folding case, dropping punctuation and trailing particles).
@@ -23,7 +24,8 @@ PHRASES = {
     GREETING: (
         "你好 您好 你们好 大家好 hello hi hey 嗨 哈喽 哈罗 早 早啊 早上好 上午好 中午好 下午好 "
         "晚上好 早安 午安 晚安 在吗 在不在 在么 有人吗 有人在吗 有没有人 喂 请问 打扰了 "
-        "你好在吗 您好在吗 师傅好 领导好 网格员好"
+        "你好在吗 您好在吗 师傅好 领导好 网格员好 请问一下 请问下 打扰一下 打扰下 麻烦一下 "
+        "麻烦问一下 麻烦问下"
     ),
     THANKS: (
         "谢谢 谢谢你 谢谢您 谢谢你们 谢谢啦 多谢 多谢了 感谢 感谢你们 非常感谢 太感谢了 "
@@ -48,7 +50,8 @@ PHRASES = {
     WANT_REPORT: (
         "报事 我要报事 我想报事 报个事 反映问题 反映个问题 我要反映 我想反映 我想反映个问题 "
         "我要反映问题 有个问题 有个事 有件事 我有问题 有问题 我有个问题 投诉 我要投诉 我想投诉 "
-        "求助 我要求助 帮帮忙 帮个忙 我想问问 我想问一下 问一下 咨询 我想咨询 咨询一下 报修 "
+        "求助 我要求助 帮帮忙 帮个忙 我想问问 我想问一下 问一下 问下 我想问下 咨询 我想咨询 "
+        "咨询一下 报修 "
         "我要报修"
     ),
     VAGUE: (
@@ -61,11 +64,17 @@ PHRASES = {
         "还没处理 怎么还没处理 快点 快一点 快点啊 能快点吗 有人管吗 没人管吗 没人管 到哪了 "
         "进度呢 处理了吗 修了吗 有人来吗"
     ),
+    WHEN: (
+        "多久能修好 多久能好 多久能修 多久修好 多久能处理 多久处理 多久来 多久能来 要多久 "
+        "还要多久 需要多久 得多久 大概多久 大概要多久 多长时间 要多长时间 什么时候能好 "
+        "什么时候能修好 什么时候修好 什么时候能处理好 啥时候来 啥时候修 啥时候能好 啥时候修好 "
+        "几时来 几时修 几时能好 几天能修好 几天能好 几天能处理 几天能办好 什么时候办好"
+    ),
 }
 _WORDS = {kind: set(words.split()) for kind, words in PHRASES.items()}
 # Kinds in the order they win when clauses differ ("你好，谢谢" is thanks).
 _PRECEDENCE = (
-    NEVER_MIND, WANT_REPORT, CHASE, VAGUE, ABOUT, THANKS, BYE, TEST, GREETING, ACK, LAUGH,
+    NEVER_MIND, WANT_REPORT, CHASE, WHEN, VAGUE, ABOUT, THANKS, BYE, TEST, GREETING, ACK, LAUGH,
 )  # fmt: skip
 
 _PARTICLES = "啊呀呢吧哦啦嘛哈么哇噢喔~"

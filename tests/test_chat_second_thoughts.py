@@ -137,3 +137,19 @@ def test_words_with_dan_that_are_no_order_are_still_reports(chat, demo):
     reply = chat("demo_volunteer_1").say("楼下单车乱停，堵住单元门了")
     assert "请确认" in reply or "哪一类" in reply  # a report draft, as any resident's
     assert "附近工单" not in chat("demo_resident_1").say("有单吗")  # a resident has no orders
+
+
+def test_a_polite_opening_is_a_greeting_not_a_report(chat, demo):
+    resident = chat("demo_resident_2")
+    hello = resident.say("您好，请问一下")
+    assert hello.startswith("您好") and "哪一类" not in hello
+    draft = resident.say("我们楼的电悌这两天老是异响")
+    assert "请问" not in draft and "电梯" in draft
+
+
+def test_asking_how_long_after_filing_gets_the_deadline_not_a_supplement(chat, demo):
+    number = _filed(chat, "demo_resident_1", "3号楼楼道灯坏了")
+    reply = chat("demo_resident_1").say("多久能修好")
+    assert f"#{number}" in reply and "前办结" in reply and "已补充" not in reply
+    assert "多久能修好" not in chat("demo_resident_1").say(f"查询 #{number}")
+    assert "没有在办的工单" in chat("demo_resident_2").say("还要多久啊")
