@@ -17,6 +17,7 @@ TRAINING_FILES = (
     "corpus/train_a.tsv",
     "corpus/train_b.tsv",
     "corpus/train_c.tsv",
+    "corpus/train_d.tsv",
 )
 # Dispatchers' corrections exported by `sidan classify --retrain` (may be absent).
 CORRECTIONS_FILE = "corrections.tsv"

@@ -45,7 +45,7 @@ def test_scanning_ones_own_compound_says_so(chat, demo):
 
 def test_a_scan_in_the_middle_of_a_report_keeps_the_report_and_the_home(chat, demo):
     resident = chat("demo_resident_4")
-    resident.say("有个东西坏了，不知道找谁")  # a numbered menu is waiting
+    resident.say("东西坏了好几天了没人管")  # a numbered menu is waiting
     assert "请先回复“确认”或“取消”" in resident.event("SCAN", "compound_12")
     assert "请确认报事内容" in resident.say("1")  # the menu's 1, not a rebind
     assert home_of("demo_resident_4") == "丹桂苑"

@@ -50,7 +50,7 @@ def test_a_text_with_no_category_to_offer_gets_no_empty_menu(chat, demo):
 
 def test_a_choice_outside_the_menu_is_answered_with_the_valid_ones(chat, demo):
     resident = chat("demo_resident_4")
-    menu = resident.say("有个东西坏了，不知道找谁")
+    menu = resident.say("东西坏了好几天了没人管")
     listed = re.findall(r"^(\d)\. ", menu, re.M)
     assert len(listed) >= 3 and listed[-1] == "0"  # some categories, and 其他
     valid = "、".join(listed[:-1]) + " 或 0"
@@ -62,14 +62,14 @@ def test_a_choice_outside_the_menu_is_answered_with_the_valid_ones(chat, demo):
 
 def test_words_instead_of_a_number_describe_the_problem_further(chat, demo):
     resident = chat("demo_resident_4")
-    assert "请回复数字" in resident.say("有个东西坏了，不知道找谁")
+    assert "请回复数字" in resident.say("东西坏了好几天了没人管")
     reply = resident.say("电梯里困了个老人，快来人")
     assert "紧急情况已立即上报" in reply
     assert Ticket.get_by_id(filed_number(reply)).category == "elevator"
 
 
 @pytest.mark.parametrize("never_mind", ["算了", "不用了", "不报了", "没事了"])
-@pytest.mark.parametrize("opening", ["3号楼楼道灯坏了", "有个东西坏了，不知道找谁"])
+@pytest.mark.parametrize("opening", ["3号楼楼道灯坏了", "东西坏了好几天了没人管"])
 def test_second_thoughts_mid_draft_drop_it(chat, demo, opening, never_mind):
     resident = chat("demo_resident_1")
     resident.say(opening)

@@ -11,7 +11,8 @@ from handlers.clf_features import normalize
 from handlers.clf_train import data_fingerprint, load_rows, training_files, training_rows
 
 HELD_OUT = [
-    Path(__file__).parent / "data" / n for n in ("labelled_messages.tsv", "heldout_dev.tsv")
+    Path(__file__).parent / "data" / n
+    for n in ("labelled_messages.tsv", "heldout_dev.tsv", "heldout_blind.tsv")
 ]
 NEAR_COPY = 0.6  # character-bigram Jaccard similarity
 
