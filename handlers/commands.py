@@ -112,6 +112,46 @@ def asks_for_orders(text: str) -> str | None:
     return "my_tasks" if any(w in text for w in _OWN) else "nearby"
 
 
+# Staff's everyday word order: '把3号单派给志愿者', '3号单提级', '#12转给物业'.
+_NUMBER_FIRST = re.compile(
+    r"^把?\s*(?:#\s*)?(?P<number>\d{1,12})\s*(?:号单|号工单|号)?\s*"
+    r"(?P<verb>派单|派给|派到|转单|转给|转到|提级|督办|催办|关闭|回访|查询|改类)\s*(?P<rest>.*)$"
+)
+_NUMBER_FIRST_VERBS = {
+    "派给": "派单",
+    "派到": "派单",
+    "转给": "转单",
+    "转到": "转单",
+    "催办": "督办",
+}
+_GIVE = {"派给": "给", "派到": "给", "转给": "给", "转到": "给"}
+# Staff asking for their lists in their own words ('有新单吗', '超时的有几个').
+_STAFF_ASKS = (
+    (re.compile(r"新单|待派|没派|要派的|派单的"), "queue"),
+    (re.compile(r"超时|逾期|过期没办|拖了"), "overdue"),
+)
+STAFF_ASK_MAX = 12
+
+
+def staff_canonical(text: str) -> str:
+    """'把3号单派给志愿者' → '派单 #3 给 志愿者'; anything else unchanged."""
+    match = _NUMBER_FIRST.match(normalize(text))
+    if not match:
+        return text
+    said = match.group("verb")
+    verb = _NUMBER_FIRST_VERBS.get(said, said)
+    rest = " ".join(p for p in (_GIVE.get(said, ""), match.group("rest").strip()) if p)
+    return f"{verb} #{match.group('number')} {rest}".strip()
+
+
+def staff_asks(text: str) -> str | None:
+    """'有新单吗' → 'queue', '超时的有几个' → 'overdue'; None when it is no such question."""
+    text = normalize(text)
+    if len(text) > STAFF_ASK_MAX or _COMMAND.match(text) and parse_command(text):
+        return None
+    return next((name for pattern, name in _STAFF_ASKS if pattern.search(text)), None)
+
+
 def parse_rating(text: str) -> tuple[int, str] | None:
     """'满意' → (5, ''), '4分 挺快的' → (4, '挺快的'), '不满意 没修好' → (1, '没修好')."""
     text = normalize(text)

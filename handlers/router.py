@@ -15,7 +15,14 @@ from handlers import (
     votes,
     worker,
 )
-from handlers.commands import asks_for_orders, fixed_command, normalize, parse_command
+from handlers.commands import (
+    asks_for_orders,
+    fixed_command,
+    normalize,
+    parse_command,
+    staff_asks,
+    staff_canonical,
+)
 from handlers.context import Context, ConversationBusy
 from handlers.conversation import END, NOT_MINE, Conversation, Session
 from handlers.inbound import Inbound
@@ -82,9 +89,15 @@ def _handle(message: Inbound, user, ctx: Context) -> str:
     text = normalize(message.text) if message.kind in ("text", "voice") else ""
     if text and _residentish(user):
         text = resident.canonical(text, resident_only=user.role == Role.RESIDENT)
+    elif text:
+        text = staff_canonical(text)  # '把3号单派给志愿者' → '派单 #3 给 志愿者'
     fixed = fixed_command(text) if text else None
     if text and not fixed and user.role in ASSIGNEE_ROLES:
         fixed = asks_for_orders(text)  # '有单吗': the volunteer wants work, not to report
+    elif text and not fixed and not _residentish(user):
+        fixed = staff_asks(text)  # '有新单吗', '超时的有几个'
+        if fixed not in COMMANDS[user.role_enum]:
+            fixed = None
     if fixed == "help":
         return texts.HELP[user.role_enum]
     if fixed == "cancel":

@@ -153,3 +153,13 @@ def test_asking_how_long_after_filing_gets_the_deadline_not_a_supplement(chat, d
     assert f"#{number}" in reply and "前办结" in reply and "已补充" not in reply
     assert "多久能修好" not in chat("demo_resident_1").say(f"查询 #{number}")
     assert "没有在办的工单" in chat("demo_resident_2").say("还要多久啊")
+
+
+def test_a_dispatcher_in_their_own_words(chat, demo):
+    number = _filed(chat, "demo_resident_1", "3号楼楼道灯坏了")
+    dispatcher = chat("demo_dispatcher_1")
+    assert dispatcher.say("有新单吗").startswith("待派单（1件）")
+    assert "已派单" in dispatcher.say(f"把{number}号单派给志愿者")
+    assert Ticket.get_by_id(number).state == "dispatched"
+    assert dispatcher.say("超时的有几个") == dispatcher.say("超时工单")
+    assert "没看懂" in dispatcher.say("3号楼那边怎么样了")  # no number, no list: not guessed
