@@ -30,7 +30,17 @@ ALIASES = {
 }  # fmt: skip
 # Residents only: 进度 #N asks how it is going (for a volunteer it reports progress).
 RESIDENT_ONLY_ALIASES = {"进度": "查询", "进展": "查询"}
-_ALIAS_RE = re.compile(r"^(?P<word>[\u4e00-\u9fff]{1,4}?)\s*(?=[#＃]|\d+(?:\s|$))")
+# The whole message, said without a number ('催一下': the only open ticket, as 催单 alone).
+BARE_ALIASES = {
+    "催一下": "催单", "催下": "催单", "催催": "催单", "催一催": "催单", "帮我催一下": "催单",
+    "帮忙催一下": "催单", "催一下吧": "催单", "能催一下吗": "催单",
+    "查一下": "我的工单", "查下": "我的工单", "查进度": "我的工单", "查一下进度": "我的工单",
+    "看看进度": "我的工单", "看下进度": "我的工单", "进度怎么样": "我的工单", "我的工单呢": "我的工单",
+}  # fmt: skip
+_ALIAS_RE = re.compile(
+    r"^(?P<word>[\u4e00-\u9fff]{1,4}?)\s*(?=[#＃]|\d+\s*(?:号单|号工单|号)?(?:\s|$))"
+)
+_NUMBER_SUFFIX = re.compile(r"^(\s*[#＃]?\s*\d+)\s*(?:号单|号工单|号)(?=\s|$)")
 
 
 def canonical(text: str, resident_only: bool) -> str:
@@ -39,12 +49,19 @@ def canonical(text: str, resident_only: bool) -> str:
     bare = text.rstrip(" 吧呢啊呀哦啦嘛。.!！~")
     if bare != text and fixed_command(bare):
         return bare
+    if text in BARE_ALIASES or bare in BARE_ALIASES:
+        return BARE_ALIASES.get(text) or BARE_ALIASES[bare]
     match = _ALIAS_RE.match(text)
     if not match:
         return text
     table = {**ALIASES, **(RESIDENT_ONLY_ALIASES if resident_only else {})}
-    verb = table.get(match.group("word"))
-    return verb + " " + text[match.end() :] if verb else text
+    verb = table.get(match.group("word")) or (
+        match.group("word") if match.group("word") in table.values() else None
+    )
+    if not verb:
+        return text
+    rest = _NUMBER_SUFFIX.sub(r"\1", text[match.end() :])  # '1号' → '1'
+    return f"{verb} {rest}"
 
 
 def my_tickets(user, cmd, ctx) -> str:

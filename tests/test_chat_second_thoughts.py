@@ -163,3 +163,13 @@ def test_a_dispatcher_in_their_own_words(chat, demo):
     assert Ticket.get_by_id(number).state == "dispatched"
     assert dispatcher.say("超时的有几个") == dispatcher.say("超时工单")
     assert "没看懂" in dispatcher.say("3号楼那边怎么样了")  # no number, no list: not guessed
+
+
+def test_everyday_ways_to_look_up_and_chase_a_ticket(chat, demo):
+    number = _filed(chat, "demo_resident_1", "3号楼楼道灯坏了")
+    resident = chat("demo_resident_1")
+    assert resident.say(f"查一下{number}号") == resident.say(f"查询 #{number}")
+    assert f"#{number}" in resident.say("我的工单呢") and "已补充" not in resident.say("查下")
+    clock.advance(timedelta(hours=5))
+    assert resident.say("催一下") == f"已催办工单 #{number}，我们会督促尽快处理。"
+    assert "已补充" not in resident.say("帮我催一下吧")  # too soon to urge again: said so
