@@ -1,0 +1,262 @@
+"""Capacity benchmark: scale-out with web processes, a 10x burst, and memory per process.
+
+    .venv/bin/python -m bench.capacity --workers-list 1,2,4 --duration 10
+
+On one PostgreSQL and Redis, in one run:
+
+- scale-out: Sidan and the same-work floor under gunicorn with 1, 2 and 4 worker processes
+  (8 threads each), loaded in turn with wrk on scenario a (a resident's first message): the
+  throughput of each and Sidan's ratio to the floor. On a 2-core machine the point is that
+  nothing serialises: throughput should grow until the cores are full, not stop at one
+  process;
+- burst: Sidan at the default worker count, sent `--burst-factor` x the paced rate (10 x
+  100 messages/s) for `--burst-seconds`, open loop, latency from each message's scheduled
+  send time: the slowest reply must stay under WeChat's 5 s;
+- memory: the resident set size (VmRSS) of every Sidan web worker after the load, and of one
+  `sidan scheduler` process after it has drained the outbox rows the load queued.
+
+Results go to bench/results/capacity-<time>.json and are printed; `docs/benchmarks.md` quotes
+them.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import time
+from copy import copy
+from datetime import datetime
+from pathlib import Path
+
+import redis as redis_lib
+
+from bench import load, webhook
+from bench.webhook import MARKERS, PY, RESULTS, ROOT, TOKEN, log
+
+WECHAT_LIMIT_MS = 5000
+MB = 1024 * 1024
+
+
+def rss_bytes(pid: int) -> int:
+    """VmRSS of one process, in bytes (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional set size: pages shared with the gunicorn master (the classifier's arrays,
+    the imported code) counted as a share, so the workers' PSS adds up to what they cost."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of a process (gunicorn's workers under its master)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            raw = (entry / "stat").read_text()
+            if int(raw[raw.rindex(")") + 2 :].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def worker_rss(master: int) -> dict:
+    """RSS of the gunicorn master and each worker under it, in MB."""
+    pids = children(master)
+    workers = [rss_bytes(p) / MB for p in pids]
+    pss = [pss_bytes(p) / MB for p in pids]
+    return {
+        "master_mb": round(rss_bytes(master) / MB, 1),
+        "workers_mb": [round(w, 1) for w in sorted(workers)],
+        "max_worker_mb": round(max(workers), 1) if workers else None,
+        "workers_pss_mb": [round(w, 1) for w in sorted(pss)],
+        "max_worker_pss_mb": round(max(pss), 1) if pss else None,
+    }
+
+
+def scale_out(args, world) -> list[dict]:
+    rows = []
+    for n in args.workers_list:
+        wargs = copy(args)
+        wargs.workers = n
+        with webhook.Servers(wargs) as servers:
+            bench = webhook.Bench(wargs, servers, world)
+            bench.est_rate["a"] = args.max_rate
+            bench.sidan_wrk("a", "warm-up", duration=args.warmup)
+            bench.yardstick_wrk("floor", "a", duration=args.warmup)
+            sidan, floor = [], []
+            for rep in range(1, args.reps + 1):
+                s = bench.sidan_wrk("a", rep)
+                f = bench.yardstick_wrk("floor", "a")
+                sidan.append(s.rps)
+                floor.append(f.rps)
+                log(f"  {n} worker(s) rep {rep}: sidan {s.rps:.0f}/s, floor {f.rps:.0f}/s"
+                    f"{'' if s.valid else '  (SIDAN INVALID)'}")  # fmt: skip
+            row = {
+                "workers": n,
+                "sidan_rps": round(webhook.median(sidan), 1),
+                "floor_rps": round(webhook.median(floor), 1),
+                "rss": worker_rss(servers.pid("sidan")),
+            }
+            row["ratio_floor"] = round(row["sidan_rps"] / row["floor_rps"], 2)
+            rows.append(row)
+            log(f"scale-out {row}")
+    return rows
+
+
+def burst(args, world) -> dict:
+    rate = args.rate * args.burst_factor
+    n = int(rate * args.burst_seconds)
+    wargs = copy(args)
+    wargs.workers = args.workers
+    with webhook.Servers(wargs) as servers:
+        bench = webhook.Bench(wargs, servers, world)
+        bench.est_rate["a"] = args.max_rate
+        bench.sidan_wrk("a", "warm-up", duration=args.warmup)
+        pool = load.signed_pool(TOKEN, world.first_messages(n))
+        log(f"burst: {n} first messages at {rate:.0f}/s (open loop)")
+        result = load.run_paced(servers.urls["sidan"] + "/wechat", pool, rate=rate,
+                                marker=MARKERS["a"], timeout_s=30)  # fmt: skip
+        rss = worker_rss(servers.pid("sidan"))
+        # The same burst on the same-work floor: is a slow answer Sidan's or the machine's?
+        bench.yardstick_wrk("floor", "a", duration=args.warmup)
+        pool = load.signed_pool(TOKEN, world.echo_messages("a", n))
+        floor = load.run_paced(servers.urls["floor"] + "/wechat", pool, rate=rate,
+                               marker=webhook.FLOOR_MARKER, timeout_s=30)  # fmt: skip
+    row = {
+        "rate": rate,
+        "messages": n,
+        "answered": result.ok,
+        "summary_replies": result.matched,
+        "errors": result.errors,
+        "p50_ms": round(result.p50_ms, 1),
+        "p99_ms": round(result.p99_ms, 1),
+        "max_ms": round(result.max_ms, 1),
+        "under_5s": result.max_ms < WECHAT_LIMIT_MS and result.errors == 0,
+        "achieved_rps": round(result.rps, 1),
+        "rss": rss,
+        "floor": {
+            "answered": floor.ok,
+            "errors": floor.errors,
+            "p50_ms": round(floor.p50_ms, 1),
+            "p99_ms": round(floor.p99_ms, 1),
+            "max_ms": round(floor.max_ms, 1),
+            "achieved_rps": round(floor.rps, 1),
+        },
+    }
+    log(f"burst {row}")
+    return row
+
+
+def scheduler_rss(args) -> dict:
+    """One `sidan scheduler` after it has had time to drain what the load queued."""
+    from models.enums import OutboundStatus
+    from models.outbox import Outbound
+
+    queued_before = Outbound.select().where(Outbound.status == OutboundStatus.PENDING).count()
+    env = webhook.server_env(args)
+    logfile = open(args.out_dir / "scheduler.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([PY, "-m", "bot.cli", "scheduler"], cwd=ROOT, env=env,
+                            stdout=logfile, stderr=subprocess.STDOUT)  # fmt: skip
+    peak, samples = 0, []
+    try:
+        deadline = time.monotonic() + args.scheduler_seconds
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(1)
+            now = rss_bytes(proc.pid)  # the scheduler is one process: RSS is its cost
+            peak = max(peak, now)
+            samples.append(now)
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=30)
+        logfile.close()
+    queued_after = Outbound.select().where(Outbound.status == OutboundStatus.PENDING).count()
+    row = {
+        "seconds": args.scheduler_seconds,
+        "outbox_queued_before": queued_before,
+        "outbox_queued_after": queued_after,
+        "rss_end_mb": round(samples[-1] / MB, 1) if samples else None,
+        "rss_peak_mb": round(peak / MB, 1),
+    }
+    log(f"scheduler {row}")
+    return row
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--workers-list", default="1,2,4")
+    p.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
+    p.add_argument("--reps", type=int, default=2)
+    p.add_argument("--warmup", type=float, default=5)
+    p.add_argument("--rate", type=float, default=100, help="the paced rate the burst multiplies")
+    p.add_argument("--burst-factor", type=float, default=10)
+    p.add_argument("--burst-seconds", type=float, default=5)
+    p.add_argument("--scheduler-seconds", type=float, default=60)
+    p.add_argument("--skip-scale-out", action="store_true")
+    p.add_argument("--skip-burst", action="store_true")
+    args = p.parse_args(argv)
+    base = webhook.parse_args([])
+    for key, value in vars(args).items():
+        setattr(base, key, value)
+    base.workers_list = [int(x) for x in args.workers_list.split(",") if x]
+    base.db = "sidan_bench_capacity"
+    return base
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    args.out_dir = RESULTS / f"capacity-{stamp}"
+    (args.out_dir / "var").mkdir(parents=True, exist_ok=True)
+    args.redis_prefix = f"sidan-bench:{stamp}:{os.getpid()}:"
+    redis_client = redis_lib.Redis.from_url(args.redis_url, decode_responses=True)
+    started = time.time()
+    webhook.recreate_database(args.db)
+    result: dict = {"started": datetime.fromtimestamp(started).isoformat(timespec="seconds")}
+    try:
+        webhook.cli(args, "init-db")
+        webhook.cli(args, "seed-demo")
+        world = webhook.World(args, redis_client)
+        if not args.skip_scale_out:
+            result["scale_out"] = scale_out(args, world)
+        if not args.skip_burst:
+            result["burst"] = burst(args, world)
+        result["scheduler"] = scheduler_rss(args)
+        result["commit"] = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+            text=True,
+        ).stdout.strip()  # fmt: skip
+        result["seconds"] = round(time.time() - started, 1)
+    finally:
+        for key in redis_client.scan_iter(f"{args.redis_prefix}*", count=1000):
+            redis_client.delete(key)
+        with contextlib.suppress(Exception):
+            from models.db import database
+
+            if not database.is_closed():
+                database.close()
+            database.obj.close_all()
+        webhook.drop_database(args.db)
+    out = args.out_dir / "capacity.json"
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=1))
+    log(f"results in {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
