@@ -138,7 +138,7 @@ def _staff_small_talk(text: str, user) -> str:
         return texts.STAFF_THANKS
     if kind in (smalltalk.GREETING, smalltalk.ACK, smalltalk.TEST, smalltalk.ABOUT):
         return texts.STAFF_SMALL_TALK.get(user.role_enum, texts.NOT_UNDERSTOOD)
-    return texts.NOT_UNDERSTOOD
+    return texts.STAFF_NOT_UNDERSTOOD.get(user.role_enum, texts.NOT_UNDERSTOOD)
 
 
 def _residentish(user) -> bool:

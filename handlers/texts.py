@@ -23,6 +23,17 @@ STAFF_SMALL_TALK = {
 }
 STAFF_THANKS = "不客气，辛苦了！有需要随时回复“帮助”。"
 NOT_UNDERSTOOD = "抱歉，没看懂这条消息。回复“帮助”看看您可以做什么。"
+# Staff who type something else get the commands they most likely meant.
+STAFF_NOT_UNDERSTOOD = {
+    Role.DISPATCHER: (
+        "抱歉，没看懂这句。常用的有：待派单、超时工单、今日概况、“派单 #编号 给 志愿者”、"
+        "“查询 #编号”。回复“帮助”看全部。"
+    ),
+    Role.SUPERVISOR: (
+        "抱歉，没看懂这句。常用的有：今日概况、本周概况、超时工单、物业评价、“督办 #编号”。"
+        "回复“帮助”看全部。"
+    ),
+}
 ERROR = "系统开小差了，请稍后再试。您的消息没有丢，我们会尽快处理。"
 
 ROLE_NAMES = {

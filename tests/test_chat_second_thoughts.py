@@ -173,3 +173,11 @@ def test_everyday_ways_to_look_up_and_chase_a_ticket(chat, demo):
     clock.advance(timedelta(hours=5))
     assert resident.say("催一下") == f"已催办工单 #{number}，我们会督促尽快处理。"
     assert "已补充" not in resident.say("帮我催一下吧")  # too soon to urge again: said so
+
+
+def test_a_supervisor_in_their_own_words(chat, demo):
+    supervisor = chat("demo_supervisor_1")
+    assert supervisor.say("哪个网格最慢").startswith("【本周概况】")
+    assert supervisor.say("今天怎么样").startswith("【今日概况】")
+    lost = supervisor.say("这个月怎么样")  # no monthly figure in chat: say what there is
+    assert "没看懂" in lost and "本周概况" in lost and "督办 #编号" in lost
