@@ -23,7 +23,7 @@ from datetime import datetime
 import peewee
 
 from models.clock import now
-from models.db import database, is_postgres
+from models.db import database, insert_rows, is_postgres
 from models.enums import Action, Level, Role, State
 from models.lifecycle.chase import (
     BREACH_REASON,
@@ -113,7 +113,7 @@ def _act(plans, targets, staff) -> Counter:
         events.append(_move(ticket, action, next_check_at, targets.get(ticket.id), at, staff))
         done[str(action)] += 1
     if events:
-        TicketEvent.insert_many(events).execute()
+        insert_rows(TicketEvent, events)
     return done
 
 
