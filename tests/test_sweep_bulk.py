@@ -11,7 +11,7 @@ import pytest
 
 from models import clock, deadlines, lifecycle
 from models.clock import from_local, now
-from models.db import database
+from models.db import database, is_postgres
 from models.enums import Action, Level
 from models.org import Compound, OrgUnit, User
 from models.outbox import Outbound
@@ -231,4 +231,23 @@ def test_a_ticket_changed_after_it_was_judged_is_left_alone(db, demo):
     # The next sweep judges the urged ticket afresh and reminds it, once.
     assert sweep_job() == Counter(remind=1)
     assert actions(urged) == ["submit", "urge", "remind"]
+    assert sweep_job() == Counter()
+
+
+def test_old_sqlite_and_a_failing_batch_go_ticket_by_ticket(db, demo, monkeypatch):
+    from models.lifecycle import bulk
+
+    for i in range(3):
+        submit(demo, Compound.get(Compound.name == "幸福里小区"), text=f"路灯{i}")
+    clock.advance(2 * H)
+    if not is_postgres():
+        monkeypatch.setattr(bulk.sqlite3, "sqlite_version_info", (3, 34, 1))
+        assert not deadlines.bulk_available()  # no RETURNING before SQLite 3.35
+        monkeypatch.undo()
+
+    def broken(due):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(deadlines, "handle_due_many", broken)
+    assert sweep_job() == Counter(remind=3)  # the batch failed set-based, went one by one
     assert sweep_job() == Counter()
