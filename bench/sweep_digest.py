@@ -5,13 +5,15 @@
 Seeds its own database (`sidan_bench`, dropped and recreated per size) server-side with
 INSERT … SELECT generate_series (faster than COPY: no rows cross the wire): 1% open, spread
 over 3 years, ~0.1% due for the sweep now, ratings and points for the digest. Prints a
-Markdown table of medians (DESIGN §9: sweep < 200 ms, digest < 1 s at 1,000,000).
+Markdown table of medians (DESIGN §9: sweep < 200 ms, digest < 1 s at 1,000,000), and one
+sweep with 10 and with 1,000 tickets due (a minute's worth, a backlog) both per ticket and
+set-based (issue 15: < 50 ms and < 500 ms at 1,000,000).
 """
 
 import argparse
 import statistics
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg2
 
@@ -137,6 +139,36 @@ def rolled_back(fn):
     return run
 
 
+# How many tickets are due in each sweep measured both ways (per ticket and set-based): a
+# minute's worth in steady state, and a backlog (DESIGN §9 / issue 15: < 50 ms and < 500 ms).
+DUE_COUNTS = (10, 1000)
+
+
+def sweep_with_due(k: int, bulk: bool, runs: int) -> float | None:
+    """Median ms of one sweep_job with exactly `k` open tickets due (the rest moved out of
+    the way), per ticket or set-based; each run is rolled back. None with fewer open."""
+    if Ticket.select().where(Ticket.state == "taken").count() < k:
+        return None
+    times = []
+    for _ in range(runs):
+        with database.atomic() as txn:
+            database.execute_sql(
+                "UPDATE ticket SET next_check_at = %s WHERE next_check_at <= %s",
+                (NOW + timedelta(days=1), NOW),
+            )
+            database.execute_sql(
+                "UPDATE ticket SET next_check_at = %s WHERE id IN (SELECT id FROM ticket "
+                "WHERE state = 'taken' ORDER BY id LIMIT %s)",
+                (NOW - timedelta(minutes=1), k),
+            )
+            started = time.perf_counter()
+            done = sweep_job(bulk=bulk)
+            times.append((time.perf_counter() - started) * 1000)
+            txn.rollback()
+        assert sum(done.values()) == k, (k, bulk, done)
+    return statistics.median(times)
+
+
 def explain(query) -> str:
     sql, params = query.sql()
     rows = database.execute_sql("EXPLAIN (ANALYZE, BUFFERS) " + sql, params).fetchall()
@@ -190,6 +222,13 @@ def measure(n: int, runs: int) -> dict:
         "digest_ms": median_ms(lambda: digest.figures(city, start, end), runs),
         "weekly_ms": median_ms(lambda: digest.figures(city, *week), runs),
         "panels": measure_panels(runs),
+        # "1000_per_ticket" / "1000_bulk": ms of one sweep with that many due (str keys: the
+        # row goes to JSON in bench/__main__.py).
+        "due_sweeps": {
+            f"{k}_{'bulk' if bulk else 'per_ticket'}": sweep_with_due(k, bulk, runs)
+            for k in DUE_COUNTS
+            for bulk in (False, True)
+        },
     }
 
 
@@ -236,6 +275,15 @@ def main() -> None:
         print(f"| {r['tickets']:,} | {r['open']:,} | {r['due']:,} | {r['seed_s']:.1f} "
               f"| {r['select_ms']:.1f} | {r['sweep_ms']:.0f} | {per:.2f} "
               f"| {r['digest_ms']:.0f} | {r['weekly_ms']:.0f} |")  # fmt: skip
+    print("\nOne sweep with k tickets due, ms: per ticket → set-based (lifecycle.bulk)\n")
+    heads = [f"{k:,} due" for k in DUE_COUNTS]
+    print("| tickets | " + " | ".join(heads) + " |")
+    print("|---:|" + "---:|" * len(heads))
+    for r in rows:
+        ms = r["due_sweeps"]
+        cells = [f"{ms[f'{k}_per_ticket']:.0f} → {ms[f'{k}_bulk']:.0f}" if ms[f"{k}_bulk"]
+                 else "—" for k in DUE_COUNTS]  # fmt: skip
+        print(f"| {r['tickets']:,} | " + " | ".join(cells) + " |")
     names = list(rows[0]["panels"]) if rows else []
     print("\nDashboard panels for the city, ms (DESIGN §9: each < 1000, whole page < 2000):\n")
     print("| tickets | " + " | ".join(names) + " |")

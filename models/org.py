@@ -111,15 +111,34 @@ class InviteCode(BaseModel):
     multi_use = peewee.BooleanField(default=False)
 
 
+def path_ids(path: str) -> list[int]:
+    """The unit ids a materialised path names, root first ("/1/4/9/" → [1, 4, 9])."""
+    return [int(part) for part in path.strip("/").split("/") if part]
+
+
 def responsible_staff(unit: OrgUnit, role: Role) -> list[User]:
     """Staff holding `role` at `unit`, or at the nearest ancestor that has some (one query:
     the materialised path already names every ancestor)."""
-    chain = [int(part) for part in unit.path.strip("/").split("/") if part]  # root … unit
-    people = list(User.select().where((User.role == role) & User.org_unit.in_(chain)))
-    for unit_id in reversed(chain):
-        here = [p for p in people if p.org_unit_id == unit_id]
-        if here:
-            return sorted(here, key=lambda p: p.id)
+    chain = path_ids(unit.path)  # root … unit
+    people = User.select().where((User.role == role) & User.org_unit.in_(chain))
+    return nearest_staff(staff_by_unit(people), unit)
+
+
+def staff_by_unit(people) -> dict[int, list[User]]:
+    """Staff already read (all of one role), by the id of their unit."""
+    at: dict[int, list[User]] = {}
+    for person in people:
+        at.setdefault(person.org_unit_id, []).append(person)
+    return at
+
+
+def nearest_staff(at: dict[int, list[User]], unit: OrgUnit) -> list[User]:
+    """Of the staff in `at` (staff_by_unit), those at `unit` or at its nearest ancestor that
+    has some, by id. responsible_staff without the query: the bulk sweep reads the staff of a
+    whole batch at once."""
+    for unit_id in reversed(path_ids(unit.path)):
+        if at.get(unit_id):
+            return sorted(at[unit_id], key=lambda p: p.id)
     return []
 
 

@@ -25,28 +25,53 @@ SWEEP_MAX_BATCHES = 20
 DRAIN_LIMIT = 200
 
 
-def sweep_job(batch: int = SWEEP_BATCH, max_batches: int = SWEEP_MAX_BATCHES) -> Counter:
-    """Remind, escalate, ask for ratings and auto-close every due ticket (capped per run)."""
+def sweep_job(
+    batch: int = SWEEP_BATCH, max_batches: int = SWEEP_MAX_BATCHES, bulk: bool | None = None
+) -> Counter:
+    """Remind, escalate, ask for ratings and auto-close every due ticket (capped per run).
+
+    Each batch is acted on set-based (deadlines.handle_due_many) where the database allows
+    and deadlines.BULK_SWEEP is on; `bulk=False` forces the per-ticket path."""
     started = time.monotonic()
     metrics.SWEEP_BACKLOG.set(Ticket.due_for_sweep(now()).order_by().count())
+    if bulk is None:
+        bulk = deadlines.bulk_available()
     with metrics.SWEEP_SECONDS.time():
-        done = _sweep(batch, max_batches)
+        done = _sweep(batch, max_batches, bulk)
     log.debug("sweep took %.3fs", time.monotonic() - started)
     return done
 
 
-def _sweep(batch: int, max_batches: int) -> Counter:
+def _sweep(batch: int, max_batches: int, bulk: bool = False) -> Counter:
     done: Counter = Counter()
     for _ in range(max_batches):
         due = list(Ticket.due_for_sweep(now()).limit(batch))
-        for ticket in due:
-            action = _handle(ticket)
-            if action:
-                done[action] += 1
+        if bulk and due:
+            done += _handle_many(due)
+        else:
+            for ticket in due:
+                action = _handle(ticket)
+                if action:
+                    done[action] += 1
         if len(due) < batch:
             break
     if done:
         log.info("sweep: %s", ", ".join(f"{k}={v}" for k, v in sorted(done.items())))
+    return done
+
+
+def _handle_many(due: list[Ticket]) -> Counter:
+    """One batch set-based; if that fails, ticket by ticket (each still checks the version it
+    judged, so nothing is done twice), so one bad ticket never stops the rest."""
+    try:
+        return deadlines.handle_due_many(due)
+    except Exception:
+        log.exception("sweep: batch of %d failed set-based; trying ticket by ticket", len(due))
+    done: Counter = Counter()
+    for ticket in due:
+        action = _handle(ticket)
+        if action:
+            done[action] += 1
     return done
 
 

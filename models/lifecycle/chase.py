@@ -22,9 +22,12 @@ from models.lifecycle.core import (
     notify_unit,
     transition,
 )
-from models.org import User, WorkUnit
+from models.org import User, WorkUnit, responsible_staff
 from models.outbox import enqueue
 from models.tickets import Ticket, TicketAssist, TicketEvent
+
+BREACH_REASON = "超时未办结"
+CLOSE_UNRATED_NOTE = "72小时未评价，自动关闭"
 
 
 def _escalate(ticket: Ticket, actor: User | None, reason: str, **extra) -> Ticket:
@@ -36,11 +39,44 @@ def _escalate(ticket: Ticket, actor: User | None, reason: str, **extra) -> Ticke
         ticket, Action.ESCALATE, actor, note=reason, level=owner.level, org_unit=owner,
         data={"to_level": owner.level}, **extra,
     )  # fmt: skip
+    tell_escalated(ticket, owner, reason, actor)
+    return ticket
+
+
+# What each system step tells whom, once the ticket has moved: shared by the per-ticket
+# transitions below and the bulk sweep (lifecycle.bulk), so both queue the same rows.
+
+
+def tell_escalated(ticket: Ticket, owner, reason: str, actor=None, staff=responsible_staff):
     # The actor knows what they just did: no push to them about their own escalation.
     for role in (Role.DISPATCHER, Role.SUPERVISOR):
-        notify_staff(owner, notices.escalated(ticket, reason), ticket, role, skip=(actor,))
+        notify_staff(
+            owner, notices.escalated(ticket, reason), ticket, role, skip=(actor,), staff=staff
+        )
     enqueue(ticket.reporter, notices.reporter_escalated(ticket), ticket=ticket)
-    return ticket
+
+
+def tell_reminded(ticket: Ticket, step_name: str, staff=responsible_staff) -> None:
+    text = notices.reminder(ticket, step_name)
+    if ticket.assignee_id:
+        enqueue(ticket.assignee, text, ticket=ticket)
+    notify_staff(ticket.org_unit, text, ticket, staff=staff)
+
+
+def tell_closed_unrated(ticket: Ticket, staff=responsible_staff) -> None:
+    community = ticket.grid.ancestor_at(Level.COMMUNITY)
+    notify_staff(
+        community, notices.follow_up_task(ticket), ticket, key=f"followup:{ticket.id}",
+        staff=staff,
+    )  # fmt: skip
+
+
+def tell_rating_reminder(ticket: Ticket) -> None:
+    enqueue(ticket.reporter, notices.rating_reminder(ticket), ticket=ticket, template="rating")
+
+
+def step_name_of(ticket: Ticket) -> str:
+    return STEP_NAMES.get(Step(ticket.step), "办理")
 
 
 def _expect(ticket: Ticket, version: int | None) -> None:
@@ -63,7 +99,7 @@ def breach_escalate(ticket_id, *, expect_version=None, next_check_at=None) -> Ti
     ticket = load_ticket(ticket_id)
     _expect(ticket, expect_version)
     return _escalate(
-        ticket, None, "超时未办结", breach_count=ticket.breach_count + 1,
+        ticket, None, BREACH_REASON, breach_count=ticket.breach_count + 1,
         next_check_at=next_check_at,
     )  # fmt: skip
 
@@ -124,11 +160,10 @@ def close_unrated(ticket_id, *, expect_version=None) -> Ticket:
     ticket = load_ticket(ticket_id)
     _expect(ticket, expect_version)
     ticket = move(
-        ticket, Action.CLOSE_UNRATED, None, to_state=State.CLOSED, note="72小时未评价，自动关闭",
+        ticket, Action.CLOSE_UNRATED, None, to_state=State.CLOSED, note=CLOSE_UNRATED_NOTE,
         closed_at=now(), next_check_at=None,
     )  # fmt: skip
-    community = ticket.grid.ancestor_at(Level.COMMUNITY)
-    notify_staff(community, notices.follow_up_task(ticket), ticket, key=f"followup:{ticket.id}")
+    tell_closed_unrated(ticket)
     return ticket
 
 
@@ -137,15 +172,12 @@ def remind(ticket_id, *, expect_version=None, next_check_at=None) -> Ticket:
     """Overdue reminder to whoever holds the ticket now (system)."""
     ticket = load_ticket(ticket_id)
     _expect(ticket, expect_version)
-    step_name = STEP_NAMES.get(Step(ticket.step), "办理")
+    step_name = step_name_of(ticket)
     ticket = move(
         ticket, Action.REMIND, None, note=f"{step_name}超时提醒",
         breach_count=ticket.breach_count + 1, next_check_at=next_check_at,
     )  # fmt: skip
-    text = notices.reminder(ticket, step_name)
-    if ticket.assignee_id:
-        enqueue(ticket.assignee, text, ticket=ticket)
-    notify_staff(ticket.org_unit, text, ticket)
+    tell_reminded(ticket, step_name)
     return ticket
 
 
@@ -157,7 +189,7 @@ def send_rating_reminder(ticket_id, *, expect_version=None, next_check_at=None) 
     ticket = move(
         ticket, Action.RATING_REMINDER, None, rating_reminded=True, next_check_at=next_check_at
     )
-    enqueue(ticket.reporter, notices.rating_reminder(ticket), ticket=ticket, template="rating")
+    tell_rating_reminder(ticket)
     return ticket
 
 

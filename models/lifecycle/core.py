@@ -124,13 +124,20 @@ def with_overall(clock: dict, ticket: Ticket) -> dict:
 
 
 def notify_staff(
-    unit: OrgUnit, text: str, ticket: Ticket, role=Role.DISPATCHER, key=None, skip=()
+    unit: OrgUnit,
+    text: str,
+    ticket: Ticket,
+    role=Role.DISPATCHER,
+    key=None,
+    skip=(),
+    staff=responsible_staff,
 ) -> list[User]:
     """Tell the staff holding `role` at `unit` (or the nearest ancestor with some), except the
-    people in `skip` (the actor never gets a push about what they just did); returns who."""
+    people in `skip` (the actor never gets a push about what they just did); returns who.
+    `staff(unit, role)` finds them (the bulk sweep passes one that has read a batch's staff)."""
     told = []
     skipped = {getattr(p, "id", p) for p in skip if p is not None}
-    for person in responsible_staff(unit, role):
+    for person in staff(unit, role):
         if person.id in skipped:
             continue
         enqueue(person, text, ticket=ticket, dedupe_key=f"{key}:{person.id}" if key else None)
