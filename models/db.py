@@ -111,8 +111,9 @@ def insert_rows(model, rows: list[dict], *, ignore_conflicts: bool = False) -> i
     row_sql = "(" + ", ".join([p] * len(fields)) + ")"
     head = "INSERT OR IGNORE INTO" if ignore_conflicts and not is_postgres() else "INSERT INTO"
     tail = " ON CONFLICT DO NOTHING" if ignore_conflicts and is_postgres() else ""
-    # SQLite allows 32766 parameters per statement (3.32+).
-    chunk = max(1, 30000 // len(fields)) if not is_postgres() else len(rows)
+    # SQLite allows 32766 parameters per statement (3.32+). psycopg2 binds on the client, so
+    # PostgreSQL has no such limit here; chunks keep each statement's text bounded anyway.
+    chunk = max(1, (60000 if is_postgres() else 30000) // len(fields))
     count = 0
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]

@@ -251,3 +251,15 @@ def test_old_sqlite_and_a_failing_batch_go_ticket_by_ticket(db, demo, monkeypatc
     monkeypatch.setattr(deadlines, "handle_due_many", broken)
     assert sweep_job() == Counter(remind=3)  # the batch failed set-based, went one by one
     assert sweep_job() == Counter()
+
+
+def test_a_bulk_insert_larger_than_one_statement_allows(demo):
+    """SQLite takes at most 32,766 parameters a statement (and a server-side-binding PostgreSQL
+    driver 65,535): a big batch of outbox rows (7,000 x the table's columns) is cut into
+    statements, and every row lands once."""
+    from models.db import insert_rows
+
+    rows = [{"openid": f"bulk_{i}", "text": "提醒", "dedupe_key": f"bulk:{i}"} for i in range(7000)]
+    assert insert_rows(Outbound, rows, ignore_conflicts=True) == 7000
+    assert Outbound.select().where(Outbound.openid.startswith("bulk_")).count() == 7000
+    assert insert_rows(Outbound, rows[:10], ignore_conflicts=True) == 0  # duplicates ignored
