@@ -7,7 +7,7 @@ from math import cos, radians
 from models.clock import now
 from models.enums import ACTIVE_STATES
 from models.geo import distance_m
-from models.org import Compound
+from models.org import Compound, forget_cached_rows
 from models.tickets import Ticket
 
 NEAREST_RADIUS_M = 500
@@ -50,9 +50,10 @@ _names_cache: tuple[float, dict[str, int]] = (0.0, {})
 
 
 def forget_compound_names() -> None:
-    """Drop the cached names (tests, and after an operator edits compounds)."""
+    """Drop the cached names and rows (tests, and after an operator edits compounds)."""
     global _names_cache
     _names_cache = (0.0, {})
+    forget_cached_rows()
 
 
 def compound_names() -> dict[str, int]:
