@@ -6,7 +6,7 @@ from datetime import timedelta
 import peewee
 
 from models.clock import now
-from models.db import BaseModel, JSONField, write_transaction
+from models.db import BaseModel, JSONField, SqlOnce, write_transaction
 from models.enums import Level, Role
 from models.privacy import mask_name, mask_phone  # noqa: F401 (one masking, re-exported)
 
@@ -175,11 +175,16 @@ class InviteCode(BaseModel):
     multi_use = peewee.BooleanField(default=False)
 
 
+_STAFF_ON_PATH = SqlOnce(
+    lambda role, *chain: User.select().where((User.role == role) & User.org_unit.in_(chain))
+)
+
+
 def responsible_staff(unit: OrgUnit, role: Role) -> list[User]:
     """Staff holding `role` at `unit`, or at the nearest ancestor that has some (one query:
     the materialised path already names every ancestor)."""
     chain = [int(part) for part in unit.path.strip("/").split("/") if part]  # root … unit
-    people = list(User.select().where((User.role == role) & User.org_unit.in_(chain)))
+    people = _STAFF_ON_PATH.rows(User, role, *chain)
     for unit_id in reversed(chain):
         here = [p for p in people if p.org_unit_id == unit_id]
         if here:
@@ -188,12 +193,17 @@ def responsible_staff(unit: OrgUnit, role: Role) -> list[User]:
 
 
 TOUCH_EVERY = timedelta(minutes=5)
+_BY_OPENID = SqlOnce(lambda openid, n: User.select().where(User.openid == openid).limit(n))
 
 
 def touch_user(openid: str, at=None) -> User:
     """The user behind an openid (created on first contact), marked as just heard from."""
     at = at or now()
-    user, _ = User.get_or_create(openid=openid, defaults={"created_at": at})
+    found = _BY_OPENID.rows(User, openid, 1)
+    if found:
+        user = found[0]
+    else:
+        user, _ = User.get_or_create(openid=openid, defaults={"created_at": at})
     # The 48 h customer-service window opens with every message the user sends; minutes of
     # precision are plenty, so most messages skip the write.
     stale = user.last_message_at is None or at - user.last_message_at > TOUCH_EVERY
