@@ -263,8 +263,11 @@ class World:
 
     def confirmations(self, n: int, prime_url: str) -> list[tuple[str, str]]:
         self._collect_primed()
-        if len(self.primed) < n:
+        for _ in range(3):  # some first messages end elsewhere (a danger question, a duplicate)
+            if len(self.primed) >= n:
+                break
             self._prime(n - len(self.primed), prime_url)
+        n = min(n, len(self.primed))
         openids = [self.primed.popleft() for _ in range(n)]
         self.filed_reporters.extend(openids)
         return [(o, "确认") for o in openids]
@@ -307,13 +310,17 @@ class World:
         self._collect_primed()
         # Once tickets exist, a report in the same compound and category is first offered as a
         # possible duplicate: answer “不是” (a new one), which leads to the summary to confirm.
-        dups = self._in_state("duplicate")
-        if dups:
-            pool = load.signed_pool(TOKEN, [(o, "不是") for o in dups])
+        # A report the classifier is unsure is urgent first asks about danger: “没有” (none)
+        # leads on (to the summary, or to the duplicate offer below).
+        for state, answer in (("danger", "没有"), ("duplicate", "不是")):
+            waiting = self._in_state(state)
+            if not waiting:
+                continue
+            pool = load.signed_pool(TOKEN, [(o, answer) for o in waiting])
             result = load.run_closed(url, pool, concurrency=self.args.connections,
-                                     marker=MARKERS["a"])  # fmt: skip
-            log(f"answered {len(dups)} duplicate offers with “不是”: {result.matched} summaries")
-            self.used_residents.extend(dups)
+                                     marker="")  # fmt: skip
+            log(f"answered {len(waiting)} {state} questions with “{answer}”")
+            self.used_residents.extend(waiting)
             self._collect_primed()
 
     def fill_pool(self, n: int) -> None:

@@ -106,13 +106,17 @@ class Inbox:
 
     def __init__(self, redis_client, prefix: str):
         self.redis = redis_client
-        self.queue = f"{prefix}inbox:due"
+        self.queue = self.queue_key(prefix)
         self.dead = f"{prefix}inbox:dead"
         self.item_prefix = f"{prefix}inbox:item:"
         self.sender_prefix = f"{prefix}inbox:sender:"
         self.adopted_prefix = f"{prefix}inbox:adopted:"
         self._claim = redis_client.register_script(_CLAIM)
         self._adopt = redis_client.register_script(_ADOPT)
+
+    @staticmethod
+    def queue_key(prefix: str) -> str:
+        return f"{prefix}inbox:due"
 
     def _item(self, entry_id: str) -> str:
         return self.item_prefix + entry_id

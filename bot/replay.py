@@ -65,6 +65,11 @@ def inbox(svc) -> Inbox:
     return Inbox(svc.redis, svc.config.REDIS_PREFIX)
 
 
+def inbox_queue(svc) -> str:
+    """The Redis key of the deployment's due parked messages."""
+    return Inbox.queue_key(svc.config.REDIS_PREFIX)
+
+
 def push_reply(openid: str, reply: str, *, dedupe_key: str) -> bool:
     """Send a reply that could not be the passive answer, once (the outbox key guards it)."""
     user = User.get_or_none(User.openid == openid)
@@ -170,11 +175,15 @@ def _inbound(payload: dict) -> Inbound:
     return Inbound(**{k: v for k, v in payload.items() if k in names})
 
 
-def replay_due(svc, limit: int = 100, budget_s: float = 10.0, *, adopt: bool = True) -> int:
+def replay_due(svc, limit: int = 100, budget_s: float = 10.0, *, adopt: bool = True,
+               queued: bool | None = None) -> int:  # fmt: skip
     """Replay up to `limit` due entries within about `budget_s`; returns how many were handled.
     `adopt=False` (the live webhook) looks at the database only if this process kept a message
-    there."""
-    if adopt or _kept_in_database.is_set():
+    there; `queued=False` (the webhook saw the queue empty a moment ago) skips looking again."""
+    adopting = adopt or _kept_in_database.is_set()
+    if queued is False and not adopting:
+        return 0
+    if adopting:
         try:
             adopt_parked(svc)
         except _OUTAGES as exc:  # the database is away now: the inbox's own entries still go

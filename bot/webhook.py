@@ -9,6 +9,7 @@ goes out later through the outbox as a customer-service message.
 import contextlib
 import hashlib
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -115,17 +116,58 @@ def _keep_without_redis(message, inbound, body: bytes, plain: bool, exc) -> tupl
 
 
 def _admit_and_answer(message, inbound, body: bytes, plain: bool) -> tuple[str, str]:
-    """Replay and rate checks (Redis), then the answer; returns (reply, outcome)."""
+    """Replay and rate checks and the MsgId claim (one Redis round trip), then the answer;
+    returns (reply, outcome)."""
     svc = services()
-    if plain:
-        key = guard.nonce_key(svc.key(""), request.args)
-        if not guard.first_use_or_retry(svc.redis, key, body, svc.config.MAX_SIGNATURE_AGE_S * 2):
-            log.warning("webhook: signed URL replayed with another body, refused")
-            abort(403)
-    rate_key = svc.key("rate", "wechat", inbound.openid)
-    if not guard.within_rate(svc.redis, rate_key, svc.config.WEBHOOK_RATE_PER_MIN):
+    key = _dedup_key(message)
+    nonce = guard.nonce_key(svc.key(""), request.args) if plain else ""
+    admit = svc.redis.register_script(_ADMIT)
+    verdict, queued = admit(
+        keys=[nonce, svc.key("rate", "wechat", inbound.openid), key, key + ALIVE,
+              replay.inbox_queue(svc)],
+        args=["1" if plain else "0", hashlib.sha256(body).hexdigest(),
+              svc.config.MAX_SIGNATURE_AGE_S * 2, svc.config.WEBHOOK_RATE_PER_MIN,
+              guard.RATE_WINDOW_S, PENDING, DEDUP_TTL_S, ALIVE_TTL_S],
+    )  # fmt: skip
+    verdict = verdict.decode() if isinstance(verdict, bytes) else verdict
+    if verdict == "replayed":
+        log.warning("webhook: signed URL replayed with another body, refused")
+        abort(403)
+    if verdict == "too_fast":
         return webhook_texts.TOO_FAST, "rate_limited"
-    return _answer_once(message, inbound)
+    if verdict == "seen":
+        metrics.DEDUP_HITS.inc()
+        return _answer_of_earlier_delivery(key, inbound, svc)
+    return _run_in_budget(inbound, key, queued=bool(queued))
+
+
+# One round trip for what a delivery must pass before it is acted on, in this order:
+# 1. the signed URL (plain mode) is new, or comes again with the same body (WeChat's retry):
+#    the signature covers timestamp and nonce but not the body, so a captured URL could carry
+#    any message as anyone for the whole freshness window (else 'replayed': 403);
+# 2. the person is under WEBHOOK_RATE_PER_MIN in a fixed one-minute window (else 'too_fast');
+# 3. the FromUserName+MsgId claim: the first delivery marks it pending and its worker alive
+#    ('new'); a retry gets 'seen' and waits for the first one's answer.
+# Also returns whether parked messages wait (so the handler replays them first).
+# KEYS: nonce, rate, dedup, alive, inbox queue. ARGV: plain, body digest, nonce TTL, rate
+# limit, rate window, PENDING, dedup TTL, alive TTL.
+_ADMIT = """
+if ARGV[1] == '1' and not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[3]) then
+  if redis.call('GET', KEYS[1]) ~= ARGV[2] then
+    return {'replayed', 0}
+  end
+end
+local count = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[5], 'NX')
+if count > tonumber(ARGV[4]) then
+  return {'too_fast', 0}
+end
+if not redis.call('SET', KEYS[3], ARGV[6], 'NX', 'EX', ARGV[7]) then
+  return {'seen', 0}
+end
+redis.call('SET', KEYS[4], '1', 'EX', ARGV[8])
+return {'new', redis.call('EXISTS', KEYS[5])}
+"""
 
 
 def _check_signature(signature: str) -> None:
@@ -182,17 +224,6 @@ def _dedup_key(message) -> str:
     return services().key("evt", message.source, data.get("CreateTime") or "", event, key)
 
 
-def _answer_once(message, inbound) -> tuple[str, str]:
-    """Act on a delivery once; a retry gets the first answer (or `success` meanwhile)."""
-    svc = services()
-    key = _dedup_key(message)
-    claim = svc.redis.register_script(_CLAIM)
-    if not claim(keys=[key, key + ALIVE], args=[PENDING, DEDUP_TTL_S, ALIVE_TTL_S]):
-        metrics.DEDUP_HITS.inc()
-        return _answer_of_earlier_delivery(key, inbound, svc)
-    return _run_in_budget(inbound, key)
-
-
 def _answer_of_earlier_delivery(key: str, inbound, svc) -> tuple[str, str]:
     """Wait for the first delivery's answer. If the worker handling it died (its liveness key
     lapsed while the answer is still pending), this retry takes the message over: WeChat
@@ -215,13 +246,6 @@ def _answer_of_earlier_delivery(key: str, inbound, svc) -> tuple[str, str]:
 # Liveness of the worker handling a message: refreshed while it works, gone soon after a kill.
 ALIVE = ":alive"
 ALIVE_TTL_S = 3
-_CLAIM = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
-  redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
-  return 1
-end
-return 0
-"""
 _TAKEOVER = """
 if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
@@ -231,35 +255,76 @@ return 0
 """
 
 
-class _Alive:
-    """Keeps `key:alive` fresh while a message is being handled (a timer thread)."""
+class _Heartbeat:
+    """Keeps `key:alive` fresh for every message this process is handling: one thread for all
+    of them, refreshing them together (a thread per message cost more than its Redis work)."""
 
-    def __init__(self, redis_client, key: str):
-        self.redis, self.key = redis_client, key + ALIVE
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="sidan-alive")
-        self._thread.start()
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._keys: dict[str, object] = {}  # alive key → its Redis client
+        self._pid = None
+
+    def watch(self, redis_client, key: str) -> "_Alive":
+        alive = _Alive(self, redis_client, key + ALIVE)
+        with self._lock:
+            self._keys[alive.key] = redis_client
+            if self._pid != os.getpid():  # none yet, or the one of a parent before a fork
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, daemon=True, name="sidan-alive").start()
+        return alive
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._keys.pop(key, None)
 
     def _run(self):
-        while not self._stopped.wait(ALIVE_TTL_S / 3):
-            try:
-                self.redis.set(self.key, "1", ex=ALIVE_TTL_S)
-            except Exception:  # Redis trouble: the handler will meet it too
-                return
+        while True:
+            time.sleep(ALIVE_TTL_S / 3)
+            with self._lock:
+                by_client: dict[int, tuple[object, list[str]]] = {}
+                for key, client in self._keys.items():
+                    by_client.setdefault(id(client), (client, []))[1].append(key)
+            for client, keys in by_client.values():
+                try:
+                    pipe = client.pipeline(transaction=False)
+                    for key in keys:
+                        pipe.set(key, "1", ex=ALIVE_TTL_S)
+                    pipe.execute()
+                except Exception:  # Redis trouble: the handlers will meet it too
+                    pass
 
-    def stop(self):
-        self._stopped.set()
+
+class _Alive:
+    """One message's liveness key, refreshed by the heartbeat until stopped."""
+
+    def __init__(self, heartbeat: _Heartbeat, redis_client, key: str):
+        self.heartbeat, self.redis, self.key = heartbeat, redis_client, key
+        self.stopped = False
+
+    def stop(self, pipe=None):
+        """No longer refreshed, and deleted (in `pipe` when given, else now)."""
+        if self.stopped:
+            return
+        self.stopped = True
+        self.heartbeat.forget(self.key)
+        if pipe is not None:
+            pipe.delete(self.key)
+            return
         with contextlib.suppress(Exception):
             self.redis.delete(self.key)
 
 
-def _run_in_budget(inbound, key: str) -> tuple[str, str]:
+_heartbeat = _Heartbeat()
+
+
+def _run_in_budget(inbound, key: str, queued: bool | None = None) -> tuple[str, str]:
+    """`queued`: whether parked messages waited when this one was admitted (None: look)."""
     svc = services()
     app = current_app._get_current_object()
     job = _Job()
     request_id = current_request_id()
-    alive = _Alive(svc.redis, key)
-    future = _executor.submit(_work, app, inbound, key, job, request_id, alive)
+    alive = _heartbeat.watch(svc.redis, key)
+    future = _executor.submit(_work, app, inbound, key, job, request_id, alive, queued)
     try:
         return future.result(timeout=svc.config.REPLY_BUDGET_S)
     except FutureTimeout:
@@ -278,25 +343,29 @@ class _Job:
         self.late = False
 
 
-def _work(app, inbound, key: str, job: _Job, request_id: str, alive) -> tuple[str, str]:
+def _work(app, inbound, key: str, job: _Job, request_id: str, alive, queued) -> tuple[str, str]:
     """Handle the message in its own thread with its own DB connection."""
     with app.app_context(), bind_request_id(request_id):
         svc = services()
         try:
-            return _handle_and_remember(svc, inbound, key, job)
+            return _handle_and_remember(svc, inbound, key, job, alive, queued)
         finally:
             alive.stop()
             database.close()
 
 
-def _handle_and_remember(svc, inbound, key: str, job: _Job) -> tuple[str, str]:
-    _replay_first(svc)
+def _handle_and_remember(svc, inbound, key: str, job: _Job, alive, queued) -> tuple[str, str]:
+    _replay_first(svc, queued)
     try:
         reply = handle_inbound(inbound, make_context(svc), svc.config)
     except Exception as exc:
         return _park(svc, inbound, key, exc, job), "parked"
     try:
-        svc.redis.set(key, reply, ex=DEDUP_TTL_S)
+        # The answer for retries, and the worker no longer alive: one round trip.
+        pipe = svc.redis.pipeline(transaction=False)
+        pipe.set(key, reply, ex=DEDUP_TTL_S)
+        alive.stop(pipe)
+        pipe.execute()
     except redis.RedisError as exc:  # Redis went away after the handling: it is done all
         # the same, so answer it (parking it now would handle it twice)
         log.warning("answer to %s not remembered (Redis): %s", mask(inbound.openid), exc)
@@ -307,12 +376,12 @@ def _handle_and_remember(svc, inbound, key: str, job: _Job) -> tuple[str, str]:
     return reply, "ok"
 
 
-def _replay_first(svc) -> None:
+def _replay_first(svc, queued: bool | None = None) -> None:
     """Older parked messages first, so a person's messages keep their order. A failure here
     is the replay's business: it never costs the live message."""
     try:
         replay.replay_due(svc, limit=REPLAY_ON_REQUEST, budget_s=REPLAY_ON_REQUEST_S,
-                          adopt=False)  # fmt: skip
+                          adopt=False, queued=queued)  # fmt: skip
     except Exception:
         log.exception("replaying parked messages before a live one failed")
 

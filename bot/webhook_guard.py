@@ -19,6 +19,8 @@ _NUMERIC_FIELDS = ("Location_X", "Location_Y", "Scale", "Latitude", "Longitude",
 # Hosts WeChat serves chat photos from (PicUrl). Overridable with PHOTO_HOSTS.
 DEFAULT_PHOTO_HOSTS = ("mmbiz.qpic.cn", "mmbiz.qlogo.cn", "mmsns.qpic.cn", "wx.qlogo.cn")
 
+# The webhook's per-person rate limit counts messages in fixed windows of this length (the
+# check itself is part of bot.webhook's admission script).
 RATE_WINDOW_S = 60
 
 
@@ -60,28 +62,6 @@ def nonce_key(prefix: str, query: dict) -> str:
     """One key per signed URL (timestamp, nonce, signature): the thing a replayer reuses."""
     parts = "|".join(query.get(k, "") for k in ("timestamp", "nonce", "signature"))
     return f"{prefix}nonce:{hashlib.sha1(parts.encode()).hexdigest()}"
-
-
-def first_use_or_retry(redis, key: str, body: bytes, ttl_s: int) -> bool:
-    """True when this signed URL is new, or comes again with the same body (WeChat's retry).
-
-    In plain mode the signature covers timestamp and nonce but not the body, so a captured URL
-    could carry any message as anyone for the whole freshness window; remembering which body
-    each URL came with closes that.
-    """
-    digest = hashlib.sha256(body).hexdigest()
-    if redis.set(key, digest, nx=True, ex=ttl_s):
-        return True
-    return redis.get(key) == digest
-
-
-def within_rate(redis, key: str, limit: int) -> bool:
-    """A fixed one-minute window per person: True while under `limit` messages."""
-    pipe = redis.pipeline(transaction=True)
-    pipe.incr(key)
-    pipe.expire(key, RATE_WINDOW_S, nx=True)
-    count, _ = pipe.execute()
-    return int(count) <= limit
 
 
 def photo_url_allowed(url: str, hosts, *, allow_private: bool = False) -> bool:

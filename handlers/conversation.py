@@ -10,6 +10,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from redis.lock import Lock
+
 END = "__end__"
 LAPSE_MEMORY_S = 24 * 3600
 
@@ -62,25 +64,46 @@ class ConversationStore:
     def __init__(self, redis_client, prefix: str):
         self.redis = redis_client
         self.prefix = prefix
+        # (openid, raw value) read with the person's lock (PersonLock), until written.
+        self._primed: tuple[str, str | None] | None = None
 
     def _key(self, openid: str) -> str:
         return f"{self.prefix}conv:{openid}"
 
+    def prime(self, openid: str, raw) -> None:
+        """The conversation as just read under the person's lock: load() needs no round trip."""
+        self._primed = (openid, raw.decode() if isinstance(raw, bytes) else raw)
+
     def load(self, openid: str) -> dict | None:
-        raw = self.redis.get(self._key(openid))
+        primed = self._primed
+        if primed is not None and primed[0] == openid:
+            raw = primed[1]
+        else:
+            raw = self.redis.get(self._key(openid))
         return json.loads(raw) if raw else None
 
     def save(self, openid: str, conv: str, state: str, data: dict, ttl_s: int) -> None:
         payload = json.dumps({"conv": conv, "state": state, "data": data}, ensure_ascii=False)
         # A trace outlives the conversation by a day, so a person who comes back after it
         # timed out can be told so instead of finding it silently gone (one round trip).
+        self._primed = None
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(self._key(openid), payload, ex=ttl_s)
         pipe.set(self._trace_key(openid), conv, ex=ttl_s + LAPSE_MEMORY_S)
         pipe.execute()
 
     def clear(self, openid: str) -> None:
+        self._primed = None
         self.redis.delete(self._key(openid), self._trace_key(openid))
+
+    def person_lock(self, openid: str, lock_key: str, *, timeout: float,
+                    blocking_timeout: float) -> "PersonLock":  # fmt: skip
+        """The lock that lets one message per person be handled at a time; taking it also
+        reads the person's conversation (one round trip, not two)."""
+        lock = self.redis.lock(lock_key, timeout=timeout, blocking_timeout=blocking_timeout,
+                               lock_class=PersonLock)  # fmt: skip
+        lock.store, lock.openid = self, openid
+        return lock
 
     def _trace_key(self, openid: str) -> str:
         return f"{self.prefix}conv-trace:{openid}"
@@ -93,3 +116,26 @@ class ConversationStore:
         if conv is not None:
             self.redis.delete(self._trace_key(openid))
         return conv.decode() if isinstance(conv, bytes) else conv
+
+
+class PersonLock(Lock):
+    """A redis-py Lock whose acquisition also reads the person's conversation into the store."""
+
+    store: ConversationStore
+    openid: str
+    # SET NX PX as Lock.do_acquire does; on success, the conversation (false when none).
+    LOCK_AND_READ = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('GET', KEYS[2])}
+end
+return {0}
+"""
+
+    def do_acquire(self, token) -> bool:
+        timeout_ms = int(self.timeout * 1000)
+        script = self.redis.register_script(self.LOCK_AND_READ)
+        got = script(keys=[self.name, self.store._key(self.openid)], args=[token, timeout_ms])
+        if not got or not got[0]:
+            return False
+        self.store.prime(self.openid, got[1] if len(got) > 1 else None)
+        return True

@@ -15,7 +15,7 @@ from handlers.conversation import END, NOT_MINE, Conversation
 from handlers.places import extract_place
 from models import lifecycle, notices
 from models.enums import OPEN_STATES, Urgency
-from models.org import Compound, OrgUnit
+from models.org import Compound, OrgUnit, cached_row
 from models.places import compound_names, locate, similar_open_tickets
 
 CONFIRM_WORDS = {"确认", "确定", "是", "是的", "对", "好", "好的", "提交", "ok", "可以", "嗯"}
@@ -79,14 +79,14 @@ def _only_place(text: str, mention) -> bool:
 def _compound(session) -> Compound | None:
     cid = session.data.get("compound_id")
     if cid:
-        return Compound.get_or_none(Compound.id == cid)
+        return cached_row(Compound, cid)
     return session.user.compound
 
 
 def _grid(session):
     """The grid of a location that is near no compound (the compound's grid otherwise)."""
     gid = session.data.get("grid_id")
-    return OrgUnit.get_or_none(OrgUnit.id == gid) if gid else None
+    return cached_row(OrgUnit, gid) if gid else None
 
 
 def _place_known(session) -> bool:

@@ -62,8 +62,8 @@ def handle(message: Inbound, ctx: Context) -> str:
     user = touch_user(message.openid)
     # One message per person at a time: a photo and a text sent together must not race. This
     # runs off the request thread, so waiting here costs a late push, never a lost message.
-    lock = ctx.redis.lock(ctx.key("lock", message.openid), timeout=60,
-                           blocking_timeout=ctx.lock_wait_s)  # fmt: skip
+    lock = ctx.store.person_lock(message.openid, ctx.key("lock", message.openid), timeout=60,
+                                 blocking_timeout=ctx.lock_wait_s)  # fmt: skip
     if not lock.acquire():
         raise ConversationBusy(f"conversation lock for {message.openid} held too long")
     try:

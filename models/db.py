@@ -129,3 +129,76 @@ def insert_rows(model, rows: list[dict], *, ignore_conflicts: bool = False) -> i
         sql = f'{head} "{meta.table_name}" ({cols}) VALUES {", ".join([row_sql] * len(part))}{tail}'
         count += database.execute_sql(sql, params).rowcount
     return count
+
+
+_UNBUILT = object()
+
+
+class SqlOnce:
+    """A hot SELECT whose SQL text is written once per kind of database, then run with fresh
+    parameters. peewee writes the text anew on every call, and for a wide row (a user's 17
+    columns) writing it costs more than running it.
+
+    `build(*params)` returns the peewee query. Each parameter must reach the SQL once, in
+    order, unconverted (checked when the text is first written; a query that fails the check
+    is simply built by peewee on every call). An IN list of another length is another text.
+    """
+
+    def __init__(self, build):
+        self.build = build
+        self._texts: dict[tuple[type, int], str | None] = {}
+
+    def _text(self, params: tuple) -> str | None:
+        key = (type(database.obj), len(params))
+        text = self._texts.get(key, _UNBUILT)
+        if text is _UNBUILT:
+            sql, built = self.build(*params).sql()
+            text = sql if list(built) == list(params) else None
+            self._texts[key] = text
+        return text
+
+    def rows(self, model, *params) -> list:
+        """The rows as `model` instances, as the built query would give them."""
+        text = self._text(params)
+        if text is None:
+            return list(self.build(*params))
+        return list(model.raw(text, *params))
+
+    def scalars(self, *params) -> list:
+        """The first column of every row."""
+        text = self._text(params)
+        if text is None:
+            return [row[0] for row in self.build(*params).tuples()]
+        return [row[0] for row in database.execute_sql(text, params).fetchall()]
+
+
+_INSERT_TEXTS: dict[tuple, str | None] = {}
+
+
+def insert_new(instance):
+    """`instance.save(force_insert=True)` for a new row with an auto-increment id, with the
+    INSERT's text written once per model, set of columns and kind of database (as SqlOnce
+    does for a SELECT: a ticket's 38 columns cost more to write out than to insert). The
+    parameters are the fields' db_value()s in peewee's column order, checked against peewee's
+    own the first time; anything unusual goes through save(). Returns the instance."""
+    model, meta = type(instance), instance._meta
+    pk = meta.primary_key
+    data = instance.__data__
+    if not meta.auto_increment or data.get(pk.name) is not None:
+        instance.save(force_insert=True)
+        return instance
+    fields = [f for f in meta.sorted_fields if f.name in data and f is not pk]
+    params = [f.db_value(data[f.name]) for f in fields]
+    key = (type(database.obj), model, tuple(f.name for f in fields))
+    text = _INSERT_TEXTS.get(key, _UNBUILT)
+    if text is _UNBUILT:
+        sql, built = model.insert({f: data[f.name] for f in fields}).sql()
+        text = sql if list(built) == params else None
+        _INSERT_TEXTS[key] = text
+    if text is None:
+        instance.save(force_insert=True)
+        return instance
+    cursor = database.execute_sql(text, params)
+    instance._pk = cursor.fetchone()[0] if cursor.description else cursor.lastrowid
+    instance._dirty -= {f.name for f in fields} | {pk.name}
+    return instance

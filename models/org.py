@@ -1,21 +1,85 @@
 """The org tree (网格/社区/街道/市), work units, compounds and people."""
 
+import time
 from datetime import timedelta
 
 import peewee
 
 from models.clock import now
-from models.db import BaseModel, JSONField, write_transaction
+from models.db import BaseModel, JSONField, SqlOnce, write_transaction
 from models.enums import Level, Role
 from models.privacy import mask_name, mask_phone  # noqa: F401 (one masking, re-exported)
 
+# --- org units and compounds, kept per process -------------------------------------------
+# A few hundred rows that operators set up and rarely change, read by nearly every message
+# (a resident's compound, its grid, the grid's ancestors): each row is read from the database
+# at most once a minute per process. A change saved in this process is seen at once; one made
+# elsewhere (another worker, SQL by hand) within ROW_CACHE_TTL_S.
 
-class OrgUnit(BaseModel):
+ROW_CACHE_TTL_S = 60
+_row_cache: dict[tuple[type, int], tuple[float, peewee.Model]] = {}
+
+
+def cached_row(model, row_id):
+    """The `model` row (OrgUnit or Compound) with this id, shared by this process's requests
+    for up to ROW_CACHE_TTL_S; None when there is none. Read-only: never save it."""
+    key = (model, row_id)
+    hit = _row_cache.get(key)
+    at = time.monotonic()
+    if hit is not None and at - hit[0] < ROW_CACHE_TTL_S:
+        return hit[1]
+    row = model.get_or_none(model._meta.primary_key == row_id)
+    if row is not None:
+        _row_cache[key] = (at, row)
+    return row
+
+
+def forget_cached_rows() -> None:
+    """Drop every cached org unit and compound (after a change, and between tests)."""
+    _row_cache.clear()
+
+
+class _CachedRowAccessor(peewee.ForeignKeyAccessor):
+    """`ticket.compound`, `compound.grid`, `unit.parent` … from the per-process row cache
+    instead of one SELECT per lazy load."""
+
+    def get_rel_instance(self, instance):
+        value = instance.__data__.get(self.name)
+        if value is not None and self.name not in instance.__rel__ and self.field.lazy_load:
+            row = cached_row(self.rel_model, value)
+            if row is not None:
+                instance.__rel__[self.name] = row
+        return super().get_rel_instance(instance)
+
+
+class CachedForeignKeyField(peewee.ForeignKeyField):
+    """A foreign key to OrgUnit or Compound, loaded through the per-process row cache."""
+
+    accessor_class = _CachedRowAccessor
+
+
+class _ForgetOnWrite:
+    """Instances saved or deleted in this process drop the cache at once."""
+
+    def save(self, *args, **kwargs):
+        try:
+            return super().save(*args, **kwargs)
+        finally:
+            forget_cached_rows()
+
+    def delete_instance(self, *args, **kwargs):
+        try:
+            return super().delete_instance(*args, **kwargs)
+        finally:
+            forget_cached_rows()
+
+
+class OrgUnit(_ForgetOnWrite, BaseModel):
     """A node of the tree city → street → community → grid."""
 
     name = peewee.CharField(max_length=100)
     level = peewee.CharField(max_length=16, index=True)
-    parent = peewee.ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
+    parent = CachedForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
     # Materialised path "/1/4/9/": a subtree is one indexed prefix match.
     path = peewee.CharField(max_length=255, index=True, default="")
     duty_phone = peewee.CharField(max_length=32, default="")
@@ -53,11 +117,11 @@ class WorkUnit(BaseModel):
     phone = peewee.CharField(max_length=32, default="")
 
 
-class Compound(BaseModel):
+class Compound(_ForgetOnWrite, BaseModel):
     """A residential estate (小区) inside one grid."""
 
     name = peewee.CharField(max_length=100)
-    grid = peewee.ForeignKeyField(OrgUnit, backref="compounds")
+    grid = CachedForeignKeyField(OrgUnit, backref="compounds")
     property_company = peewee.ForeignKeyField(WorkUnit, null=True, backref="compounds")
     lat = peewee.FloatField(null=True)
     lng = peewee.FloatField(null=True)
@@ -74,9 +138,9 @@ class User(BaseModel):
     name = peewee.CharField(max_length=50, default="")
     phone = peewee.CharField(max_length=32, default="")
     role = peewee.CharField(max_length=16, default=Role.RESIDENT, index=True)
-    org_unit = peewee.ForeignKeyField(OrgUnit, null=True, backref="staff")
+    org_unit = CachedForeignKeyField(OrgUnit, null=True, backref="staff")
     work_unit = peewee.ForeignKeyField(WorkUnit, null=True, backref="workers")
-    compound = peewee.ForeignKeyField(Compound, null=True, backref="residents")
+    compound = CachedForeignKeyField(Compound, null=True, backref="residents")
     # Household key (compound/building/room): a volunteer may not take what it reported.
     household = peewee.CharField(max_length=100, default="", index=True)
     skills = JSONField(default=list)
@@ -116,11 +180,16 @@ def path_ids(path: str) -> list[int]:
     return [int(part) for part in path.strip("/").split("/") if part]
 
 
+_STAFF_ON_PATH = SqlOnce(
+    lambda role, *chain: User.select().where((User.role == role) & User.org_unit.in_(chain))
+)
+
+
 def responsible_staff(unit: OrgUnit, role: Role) -> list[User]:
     """Staff holding `role` at `unit`, or at the nearest ancestor that has some (one query:
     the materialised path already names every ancestor)."""
     chain = path_ids(unit.path)  # root … unit
-    people = User.select().where((User.role == role) & User.org_unit.in_(chain))
+    people = _STAFF_ON_PATH.rows(User, role, *chain)
     return nearest_staff(staff_by_unit(people), unit)
 
 
@@ -143,12 +212,17 @@ def nearest_staff(at: dict[int, list[User]], unit: OrgUnit) -> list[User]:
 
 
 TOUCH_EVERY = timedelta(minutes=5)
+_BY_OPENID = SqlOnce(lambda openid, n: User.select().where(User.openid == openid).limit(n))
 
 
 def touch_user(openid: str, at=None) -> User:
     """The user behind an openid (created on first contact), marked as just heard from."""
     at = at or now()
-    user, _ = User.get_or_create(openid=openid, defaults={"created_at": at})
+    found = _BY_OPENID.rows(User, openid, 1)
+    if found:
+        user = found[0]
+    else:
+        user, _ = User.get_or_create(openid=openid, defaults={"created_at": at})
     # The 48 h customer-service window opens with every message the user sends; minutes of
     # precision are plenty, so most messages skip the write.
     stale = user.last_message_at is None or at - user.last_message_at > TOUCH_EVERY

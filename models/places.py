@@ -5,9 +5,10 @@ from datetime import timedelta
 from math import cos, radians
 
 from models.clock import now
+from models.db import SqlOnce
 from models.enums import ACTIVE_STATES
 from models.geo import distance_m
-from models.org import Compound
+from models.org import Compound, forget_cached_rows
 from models.tickets import Ticket
 
 NEAREST_RADIUS_M = 500
@@ -50,9 +51,10 @@ _names_cache: tuple[float, dict[str, int]] = (0.0, {})
 
 
 def forget_compound_names() -> None:
-    """Drop the cached names (tests, and after an operator edits compounds)."""
+    """Drop the cached names and rows (tests, and after an operator edits compounds)."""
     global _names_cache
     _names_cache = (0.0, {})
+    forget_cached_rows()
 
 
 def compound_names() -> dict[str, int]:
@@ -66,9 +68,40 @@ def compound_names() -> dict[str, int]:
     return names
 
 
+def _similar_ids(category: str, *params):
+    *states, since, compound_id, limit = params
+    return (
+        Ticket.select(Ticket.id)
+        .where(
+            (Ticket.category == category)
+            & Ticket.state.in_(states)
+            & (Ticket.created_at >= since)
+            & Ticket.merged_into.is_null()
+            & (Ticket.compound == compound_id)
+        )
+        .order_by(Ticket.created_at.desc())
+        .limit(limit)
+    )
+
+
+# Asked on nearly every first message: their SQL is written once (models.db.SqlOnce).
+_SIMILAR_IDS = SqlOnce(_similar_ids)
+_TICKETS_NEWEST_FIRST = SqlOnce(
+    lambda *ids: Ticket.select().where(Ticket.id.in_(ids)).order_by(Ticket.created_at.desc())
+)
+
+
 def similar_open_tickets(category: str, compound=None, lat=None, lng=None, limit: int = 3):
     """Active tickets of the same category in the same compound or within 250 m, last 7 days."""
     since = now() - timedelta(days=DUPLICATE_DAYS)
+    if compound is not None:
+        # Ids first: most reports have no duplicate, and a full ticket row costs to build.
+        compound_id = compound if isinstance(compound, int) else compound.id
+        ids = _SIMILAR_IDS.scalars(category, *ACTIVE_STATES, since, compound_id, limit)
+        return _TICKETS_NEWEST_FIRST.rows(Ticket, *ids) if ids else []
+    if lat is None or lng is None:
+        return []
+    span = DUPLICATE_RADIUS_M / 100_000 + 0.001
     query = (
         Ticket.select()
         .where(
@@ -79,19 +112,6 @@ def similar_open_tickets(category: str, compound=None, lat=None, lng=None, limit
         )
         .order_by(Ticket.created_at.desc())
     )
-    if compound is not None:
-        # Ids first: most reports have no duplicate, and a full ticket row costs to build.
-        ids = [
-            t.id for t in query.select(Ticket.id).where(Ticket.compound == compound).limit(limit)
-        ]
-        return (
-            list(Ticket.select().where(Ticket.id.in_(ids)).order_by(Ticket.created_at.desc()))
-            if ids
-            else []
-        )
-    if lat is None or lng is None:
-        return []
-    span = DUPLICATE_RADIUS_M / 100_000 + 0.001
     nearby = query.where(
         Ticket.lat.between(lat - span, lat + span) & Ticket.lng.between(lng - span, lng + span)
     )

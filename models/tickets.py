@@ -5,7 +5,7 @@ import peewee
 from models.clock import now
 from models.db import BaseModel, JSONField, under_path
 from models.enums import ACTIVE_STATES, OPEN_STATES, State, TicketKind
-from models.org import Compound, OrgUnit, User, WorkUnit
+from models.org import CachedForeignKeyField, Compound, OrgUnit, User, WorkUnit
 
 
 class Ticket(BaseModel):
@@ -23,11 +23,11 @@ class Ticket(BaseModel):
     version = peewee.IntegerField(default=0)
     level = peewee.CharField(max_length=16)
     # Current owner in the tree (who must dispatch / answer for it).
-    org_unit = peewee.ForeignKeyField(OrgUnit, backref="owned_tickets")
+    org_unit = CachedForeignKeyField(OrgUnit, backref="owned_tickets")
     # Where the problem is: the grid, and its path for subtree figures.
-    grid = peewee.ForeignKeyField(OrgUnit, backref="area_tickets")
+    grid = CachedForeignKeyField(OrgUnit, backref="area_tickets")
     area_path = peewee.CharField(max_length=255, index=True)
-    compound = peewee.ForeignKeyField(Compound, null=True, backref="tickets")
+    compound = CachedForeignKeyField(Compound, null=True, backref="tickets")
     building = peewee.CharField(max_length=16, default="")
     unit_no = peewee.CharField(max_length=16, default="")
     room = peewee.CharField(max_length=16, default="")
@@ -138,7 +138,7 @@ class TicketEvent(BaseModel):
     from_state = peewee.CharField(max_length=16, null=True)
     to_state = peewee.CharField(max_length=16)
     level = peewee.CharField(max_length=16)
-    org_unit = peewee.ForeignKeyField(OrgUnit, null=True)
+    org_unit = CachedForeignKeyField(OrgUnit, null=True)
     assignee = peewee.ForeignKeyField(User, null=True)
     note = peewee.TextField(default="")
     data = JSONField(null=True)

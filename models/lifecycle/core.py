@@ -4,7 +4,7 @@ from functools import wraps
 
 from models import notices
 from models.clock import now
-from models.db import write_transaction
+from models.db import insert_new, write_transaction
 from models.enums import ACTIVE_STATES, OPEN_STATES, Action, Role, State, Step
 from models.errors import TicketError
 from models.org import Compound, OrgUnit, User, WorkUnit, responsible_staff
@@ -93,18 +93,20 @@ def move(ticket, action, actor, *, to_state=None, note="", data=None, **changes)
     # The row now holds exactly `changes`: apply them to the instance instead of re-reading.
     for field, value in changes.items():
         setattr(ticket, field, value)
-    TicketEvent.create(
-        ticket=ticket,
-        actor=actor,
-        action=action,
-        from_state=from_state,
-        to_state=to_state,
-        level=ticket.level,
-        org_unit=ticket.org_unit_id,
-        assignee=ticket.assignee_id,
-        note=note,
-        data=data,
-        created_at=at,
+    insert_new(
+        TicketEvent(
+            ticket=ticket,
+            actor=actor,
+            action=action,
+            from_state=from_state,
+            to_state=to_state,
+            level=ticket.level,
+            org_unit=ticket.org_unit_id,
+            assignee=ticket.assignee_id,
+            note=note,
+            data=data,
+            created_at=at,
+        )
     )
     return ticket
 

@@ -16,7 +16,7 @@ from models.access import (
     require_target_in_scope,
 )
 from models.clock import now
-from models.db import database
+from models.db import database, insert_new
 from models.enums import Action, Level, Role, State, Step, TicketKind, Urgency
 from models.errors import TicketError
 from models.lifecycle.core import (
@@ -79,19 +79,19 @@ def submit(
     owner = grid.ancestor_at(level)
     at = now()
     clock = step_clock(urgency, Step.DISPATCH, at)
-    ticket = Ticket.create(
+    ticket = insert_new(Ticket(
         reporter=reporter, text=text[:2000], category=cat.code, urgency=urgency,
         state=State.SUBMITTED, level=owner.level, org_unit=owner, grid=grid,
         area_path=grid.path, compound=compound, building=building, unit_no=unit_no, room=room,
         lat=lat, lng=lng, photos=list(photos)[:9], channel=channel, external_ref=external_ref,
         due_at=routing().overall_deadline(urgency, at), created_at=at, updated_at=at, **clock,
         respond_due_at=clock["step_due_at"],
-    )  # fmt: skip
-    TicketEvent.create(
+    ))  # fmt: skip
+    insert_new(TicketEvent(
         ticket=ticket, actor=reporter, action=Action.SUBMIT, from_state=None,
         to_state=State.SUBMITTED, level=ticket.level, org_unit=owner, note=text[:200],
         data={"category": cat.code, "urgency": urgency, "channel": channel}, created_at=at,
-    )  # fmt: skip
+    ))  # fmt: skip
     told = notify_staff(owner, notices.new_ticket(ticket), ticket)
     if urgency == Urgency.URGENT:
         _alert_on_duty(ticket, notices.urgent_on_duty(ticket), skip=told)
