@@ -35,6 +35,7 @@ from bench import load, webhook
 from bench.webhook import MARKERS, PY, RESULTS, ROOT, TOKEN, log
 
 WECHAT_LIMIT_MS = 5000
+SIGNING_LEAD_S = 3.0  # time to sign a burst's pool before its first message is due
 MB = 1024 * 1024
 
 
@@ -127,14 +128,20 @@ def burst(args, world) -> dict:
         bench = webhook.Bench(wargs, servers, world)
         bench.est_rate["a"] = args.max_rate
         bench.sidan_wrk("a", "warm-up", duration=args.warmup)
-        pool = load.signed_pool(TOKEN, world.first_messages(n))
+        # Signed with the second each is due to be sent, as WeChat signs: a message that then
+        # waits in the server's queue shows its age, and Sidan shortens its budget by it.
+        start = time.time() + SIGNING_LEAD_S
+        pool = load.signed_pool(TOKEN, world.first_messages(n), rate=rate, start=start)
+        time.sleep(max(0.0, start - time.time()))
         log(f"burst: {n} first messages at {rate:.0f}/s (open loop)")
         result = load.run_paced(servers.urls["sidan"] + "/wechat", pool, rate=rate,
                                 marker=MARKERS["a"], timeout_s=30)  # fmt: skip
         rss = worker_rss(servers.pid("sidan"))
         # The same burst on the same-work floor: is a slow answer Sidan's or the machine's?
         bench.yardstick_wrk("floor", "a", duration=args.warmup)
-        pool = load.signed_pool(TOKEN, world.echo_messages("a", n))
+        start = time.time() + SIGNING_LEAD_S
+        pool = load.signed_pool(TOKEN, world.echo_messages("a", n), rate=rate, start=start)
+        time.sleep(max(0.0, start - time.time()))
         floor = load.run_paced(servers.urls["floor"] + "/wechat", pool, rate=rate,
                                marker=webhook.FLOOR_MARKER, timeout_s=30)  # fmt: skip
     row = {

@@ -23,13 +23,17 @@ LUA = Path(__file__).with_name("unique_post.lua")
 _msg_ids = itertools.count(int(time.time() * 1000) * 1000 + random.randrange(1000))
 
 
-def signed_pool(token: str, messages: list[tuple[str, str]]) -> list[tuple[str, bytes]]:
-    """(path?query, body) for each (openid, text), signed now."""
+def signed_pool(token: str, messages: list[tuple[str, str]], *, rate: float | None = None,
+                start: float | None = None) -> list[tuple[str, bytes]]:  # fmt: skip
+    """(path?query, body) for each (openid, text), signed now; with `rate`, each signed with
+    the second it is scheduled to be sent (`start` + i / rate), as WeChat signs at sending."""
     out = []
     now = int(time.time())
-    for openid, text in messages:
+    start = time.time() if start is None else start
+    for i, (openid, text) in enumerate(messages):
         signer = WeChatSigner(token, openid)
-        query, body = signer.sign(signer.text(text, msg_id=next(_msg_ids), at=now), timestamp=now)
+        at = int(start + i / rate) if rate else now
+        query, body = signer.sign(signer.text(text, msg_id=next(_msg_ids), at=at), timestamp=at)
         out.append((f"/wechat?{urlencode(query)}", body))
     return out
 
