@@ -3,6 +3,7 @@
     .venv/bin/python -m bench                       # webhook + sweep/digest at 10k and 100k
     .venv/bin/python -m bench --sizes 10000,100000,1000000   # the 1M run takes long
     .venv/bin/python -m bench --skip-sweep --duration 10     # quicker
+    .venv/bin/python -m bench.capacity                       # scale-out, burst, memory only
 
 Needs PostgreSQL and Redis on 127.0.0.1 and wrk (`apt-get install wrk`); py-spy
 (`pip install py-spy==0.4.3`) for the profile. See bench/webhook.py for the scenarios.
@@ -17,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench import capacity as capacity_bench
 from bench import report, webhook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +66,8 @@ def main(argv=None) -> None:
     p.add_argument("--sweep-runs", type=int, default=5)
     p.add_argument("--skip-webhook", action="store_true")
     p.add_argument("--skip-sweep", action="store_true")
+    p.add_argument("--skip-capacity", action="store_true", help="no scale-out/burst/memory")
+    p.add_argument("--capacity-json", type=Path, help="use a saved capacity result instead")
     p.add_argument("--webhook-json", type=Path, help="use a saved webhook result instead")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args, rest = p.parse_known_args(argv)
@@ -82,7 +86,13 @@ def main(argv=None) -> None:
         out_dir = webhook.RESULTS
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(sweep))
-    report.write(args.out, result, sweep, webhook.PG_ADMIN, "redis://127.0.0.1:6379/0")
+    capacity = None
+    if args.capacity_json:
+        capacity = json.loads(args.capacity_json.read_text())
+    elif not args.skip_capacity:
+        capacity = capacity_bench.main([])
+    report.write(args.out, result, sweep, webhook.PG_ADMIN, "redis://127.0.0.1:6379/0",
+                 capacity)  # fmt: skip
     print(f"wrote {args.out}", flush=True)
 
 
