@@ -53,6 +53,9 @@ class Config:
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
         # WeChat refuses a reply after 5 s; answer "success" and push later past this.
         self.REPLY_BUDGET_S = float(_env("REPLY_BUDGET_S", "3.5"))
+        # How far WeChat's signed timestamp may trail this server's clock before the wait
+        # counts against the budget (the stamp is cut to the second; clocks drift).
+        self.CLOCK_SLACK_S = float(_env("CLOCK_SLACK_S", "1"))
         self.MAX_SIGNATURE_AGE_S = int(_env("MAX_SIGNATURE_AGE_S", "300"))
         self.DIGEST_HOUR = int(_env("DIGEST_HOUR", "8"))
         self.CONVERSATION_TTL_S = int(_env("CONVERSATION_TTL_S", "1800"))

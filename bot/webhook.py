@@ -326,7 +326,9 @@ def _run_in_budget(inbound, key: str, queued: bool | None = None) -> tuple[str, 
     alive = _heartbeat.watch(svc.redis, key)
     future = _executor.submit(_work, app, inbound, key, job, request_id, alive, queued)
     try:
-        return future.result(timeout=_budget_left(svc.config.REPLY_BUDGET_S))
+        return future.result(
+            timeout=_budget_left(svc.config.REPLY_BUDGET_S, svc.config.CLOCK_SLACK_S)
+        )
     except FutureTimeout:
         with job.lock:
             if not future.done():
@@ -340,17 +342,16 @@ def _run_in_budget(inbound, key: str, queued: bool | None = None) -> tuple[str, 
 # WeChat signs each request with the second it sent it. A request that waited in a queue
 # before reaching us (a burst) has less of WeChat's 5 s left: the inline budget shrinks by the
 # wait, so the answer past it still goes by push instead of arriving after WeChat gave up.
-# The stamp is cut to the second and clocks drift: a wait is counted beyond one second only.
-CLOCK_SLACK_S = 1.0
+# The stamp is cut to the second and clocks drift: a wait counts beyond CLOCK_SLACK_S only.
 MIN_BUDGET_S = 0.05
 
 
-def _budget_left(budget: float) -> float:
+def _budget_left(budget: float, slack: float) -> float:
     try:
         sent = int(request.args.get("timestamp", ""))
     except ValueError:
         return budget
-    waited = time.time() - sent - CLOCK_SLACK_S
+    waited = time.time() - sent - slack
     return min(budget, max(MIN_BUDGET_S, budget - max(0.0, waited)))
 
 
