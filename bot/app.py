@@ -82,9 +82,10 @@ def _warm_classifier() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from bot import webhook
+    from bot import mini_push, webhook
 
     app.register_blueprint(webhook.blueprint)
+    app.register_blueprint(mini_push.blueprint)
     try:
         from bot import api
     except ImportError:  # the API blueprint is optional while it is being built

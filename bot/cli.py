@@ -369,6 +369,22 @@ def inbox_replay(dead):
     click.echo(f"{replay.replay_due(svc, limit=10_000, budget_s=600)} message(s) replayed")
 
 
+@main.command("grants")
+@with_appcontext
+def grants_cmd():
+    """Mini-program subscribe-message grants per template: who can still be reached."""
+    from models.grants import summary
+
+    rows = summary()
+    if not rows:
+        click.echo("no subscribe-message grants recorded yet")
+        return
+    click.echo("template\tpeople with sends left\tsends left\tgranted\tsent\tpeople who refused")
+    for row in rows:
+        click.echo(f"{row['template_id']}\t{row['people']}\t{row['left']}\t{row['granted']}\t"
+                   f"{row['used']}\t{row['refused']}")  # fmt: skip
+
+
 @main.command("retention")
 @click.option("--days", type=int, default=None, help="Override RETENTION_DAYS.")
 @click.option("--dry-run", is_flag=True, help="Only count what would be removed.")

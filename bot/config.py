@@ -46,6 +46,10 @@ class Config:
         self.PROXY_HOPS = int(_env("PROXY_HOPS", "0"))
         # Template ids per notice kind, e.g. {"notice": "TPL1", "rating": "TPL2"}.
         self.TEMPLATE_IDS = json.loads(_env("WECHAT_TEMPLATE_IDS", "{}"))
+        # The mini-program's subscribe-message template ids per notice kind (its own ids).
+        self.MINI_TEMPLATE_IDS = json.loads(_env("MINI_TEMPLATE_IDS", "{}"))
+        # Token of the mini-program's message push (/wechat/mini); the webhook's by default.
+        self.MINI_TOKEN = _env("MINI_TOKEN")
         self.OPEN311_API_KEYS = [k for k in (_env("OPEN311_API_KEYS", "") or "").split(",") if k]
         # Public Open311 lists carry no resident text or photos unless the operator says so.
         self.OPEN311_PUBLIC_TEXT = _env("OPEN311_PUBLIC_TEXT", "0").lower() in ("1", "true", "yes")

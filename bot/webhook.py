@@ -170,12 +170,12 @@ return {'new', redis.call('EXISTS', KEYS[5])}
 """
 
 
-def _check_signature(signature: str) -> None:
+def _check_signature(signature: str, token: str | None = None) -> None:
     args = request.args
     _check_timestamp()
     try:
         check_signature(
-            services().config.WECHAT_TOKEN, signature, args.get("timestamp", ""),
+            token or services().config.WECHAT_TOKEN, signature, args.get("timestamp", ""),
             args.get("nonce", ""),
         )  # fmt: skip
     except InvalidSignatureException:

@@ -101,6 +101,9 @@ class Channel(StrEnum):
     CS = "cs"
     TEMPLATE = "template"
     SUBSCRIBE = "subscribe"
+    # Kept for the mini-program to show (GET /api/v1/notices): for someone WeChat will not let
+    # us message now (no Official Account identity, no subscribe grant left).
+    NOTE = "note"
 
 
 class UnitKind(StrEnum):

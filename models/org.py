@@ -135,6 +135,10 @@ class User(BaseModel):
 
     openid = peewee.CharField(max_length=64, unique=True)
     unionid = peewee.CharField(max_length=64, null=True, index=True)
+    # The person's openid in the mini-program (another app: another openid), set at its login.
+    # Equal to `openid` for someone known only from the mini-program: no Official Account
+    # identity, so no customer-service or template message can reach them.
+    mini_openid = peewee.CharField(max_length=64, null=True, unique=True)
     name = peewee.CharField(max_length=50, default="")
     phone = peewee.CharField(max_length=32, default="")
     role = peewee.CharField(max_length=16, default=Role.RESIDENT, index=True)

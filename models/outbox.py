@@ -33,7 +33,7 @@ class OutboundMessage:
     """What a transport is asked to send: plain data, no WeChat or database types."""
 
     openid: str
-    channel: str  # Channel.CS | TEMPLATE | SUBSCRIBE
+    channel: str  # Channel.CS | TEMPLATE | SUBSCRIBE (NOTE never reaches a transport)
     text: str
     template_id: str | None = None
     data: dict | None = None
@@ -235,3 +235,21 @@ def retry_dead(ids: list[int] | None = None) -> int:
     if ids:
         query = query.where(Outbound.id.in_(ids))
     return query.execute()
+
+
+def notes_for(user: User, limit: int = 50) -> list[dict]:
+    """Messages delivered as notes (Channel.NOTE) to `user`, newest first."""
+    rows = (
+        Outbound.select(Outbound.id, Outbound.text, Outbound.ticket, Outbound.created_at)
+        .where(
+            (Outbound.user == user)
+            & (Outbound.status == OutboundStatus.SENT)
+            & (Outbound.sent_channel == Channel.NOTE)
+        )
+        .order_by(Outbound.id.desc())
+        .limit(limit)
+    )
+    return [
+        {"id": r.id, "text": r.text, "ticket": r.ticket_id, "created_at": r.created_at}
+        for r in rows
+    ]

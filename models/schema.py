@@ -227,6 +227,39 @@ MIGRATIONS.append(
         lambda m: _drop_tables(InboundParked),
     )
 )
+def _missing_columns(m, table: str, **fields) -> list:
+    """add_column for each field the table lacks: v9 creates subscribe_grant from the model
+    as it is now, so on an upgrade from before v9 these columns are already there."""
+    have = {c.name for c in database.get_columns(table)}
+    return [m.add_column(table, name, field) for name, field in fields.items() if name not in have]
+
+
+MIGRATIONS.append(
+    Migration(
+        12,
+        "user.mini_openid; subscribe grants: pending acceptances per witness, refusals",
+        lambda m: [
+            m.add_column("user", "mini_openid", peewee.CharField(max_length=64, null=True)),
+            m.add_index("user", ("mini_openid",), True),
+            *_missing_columns(
+                m,
+                "subscribe_grant",
+                pending_client=peewee.IntegerField(default=0),
+                pending_event=peewee.IntegerField(default=0),
+                pending_at=peewee.DateTimeField(null=True),
+                refused_at=peewee.DateTimeField(null=True),
+            ),
+        ],
+        lambda m: [
+            m.drop_column("subscribe_grant", "refused_at"),
+            m.drop_column("subscribe_grant", "pending_at"),
+            m.drop_column("subscribe_grant", "pending_event"),
+            m.drop_column("subscribe_grant", "pending_client"),
+            m.drop_index("user", "user_mini_openid"),
+            m.drop_column("user", "mini_openid"),
+        ],
+    )
+)
 LATEST = MIGRATIONS[-1].version
 
 

@@ -11,6 +11,7 @@ keeps the gateway free to grow, while tests still run against the real WeChatTra
 
 import logging
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from typing import Protocol
 
@@ -33,25 +34,58 @@ class Transport(Protocol):
     def send(self, message) -> str | None: ...
 
 
-def choose_channel(row: Outbound, at=None, window: timedelta = CS_WINDOW) -> str:
-    """cs when the user wrote within the window, else template; explicit channels stay."""
+def choose_channel(row: Outbound, at=None, window: timedelta = CS_WINDOW,
+                   template_ids: dict | None = None) -> str:  # fmt: skip
+    """For an `auto` row: customer service when the person wrote to the Official Account
+    within the window; else a subscribe message while they have a grant left for its template;
+    else a template message on the Official Account; and for someone known only from the
+    mini-program, a note it shows them. Explicit channels stay."""
     if row.channel != Channel.AUTO:
         return row.channel
-    last = (
-        User.select(User.last_message_at).where(User.id == row.user_id).scalar()
-        if row.user_id
-        else None
-    )
+    person = _person(row)
+    if person is None:
+        return Channel.TEMPLATE
+    official = person.mini_openid != person.openid
     at = at or now()
-    return Channel.CS if last is not None and last >= at - window else Channel.TEMPLATE
+    if official and person.last_message_at is not None and person.last_message_at >= at - window:
+        return Channel.CS
+    if person.mini_openid and grants.available(row.user_id, _subscribe_template(row, template_ids)):
+        return Channel.SUBSCRIBE
+    return Channel.TEMPLATE if official else Channel.NOTE
+
+
+def _person(row: Outbound) -> User | None:
+    if not row.user_id:
+        return None
+    return (
+        User.select(User.openid, User.mini_openid, User.last_message_at)
+        .where(User.id == row.user_id)
+        .first()
+    )
+
+
+def _subscribe_template(row: Outbound, template_ids: dict | None) -> str:
+    """The mini-program's template for the row's kind: `template_ids["subscribe"]` (the
+    mini-program's own ids) first, then the shared ones."""
+    ids = template_ids or {}
+    mini = ids.get("subscribe") if isinstance(ids.get("subscribe"), dict) else {}
+    return (
+        mini.get(row.template)
+        or mini.get("notice")
+        or ids.get(row.template)
+        or ids.get("notice")
+        or ""
+    )
 
 
 def build_message(row: Outbound, channel: str, template_ids: dict | None = None) -> OutboundMessage:
     """The message for one row on one channel (template id picked by the row's kind)."""
     ids = template_ids or {}
     template_id = None
-    if channel in (Channel.TEMPLATE, Channel.SUBSCRIBE):
+    if channel == Channel.TEMPLATE:
         template_id = ids.get(row.template) or ids.get("notice")
+    elif channel == Channel.SUBSCRIBE:
+        template_id = _subscribe_template(row, template_ids) or None
     data = row.data if isinstance(row.data, dict) else None
     page = data.get("page") if data else None
     fields = {k: v for k, v in data.items() if k != "page"} if data else None
@@ -77,35 +111,66 @@ class NoGrant(Exception):
     permanent = True
 
 
+REFUSED_ERRCODE = 43101  # the person refused (or turned off) this subscribe message
+
+
 def _send_subscribe(transport: Transport, row: Outbound, template_ids) -> tuple[str, str]:
-    """Spend one of the person's grants for the template, give it back if the send fails."""
+    """Spend one of the person's grants for the template and send to their mini-program
+    openid; give the grant back if the send fails, forget them all on a refusal."""
     message = build_message(row, Channel.SUBSCRIBE, template_ids)
+    person = _person(row)
+    if person is not None and person.mini_openid:
+        message = replace(message, openid=person.mini_openid)
     if not row.user_id or not grants.spend(row.user_id, message.template_id or ""):
         raise NoGrant(f"no subscribe grant left for template {message.template_id}")
     try:
         return Channel.SUBSCRIBE, transport.send(message)
-    except Exception:
-        grants.refund(row.user_id, message.template_id)
+    except Exception as exc:
+        if getattr(exc, "errcode", None) == REFUSED_ERRCODE:
+            grants.refuse(row.user_id, [message.template_id])
+        else:
+            grants.refund(row.user_id, message.template_id)
         raise
 
 
 def _send(transport: Transport, row: Outbound, channel: str, template_ids) -> tuple[str, str]:
-    """Send on `channel`; on a closed window resend once as a template. Returns (channel, id)."""
-    if channel == Channel.SUBSCRIBE:
-        return _send_subscribe(transport, row, template_ids)
+    """Send on `channel`, falling back (once, remembered on the row) when WeChat will not take
+    it there: a closed 48 h window goes by template; a subscribe message with no grant left
+    or refused goes by template, or as a note for someone the Official Account cannot reach.
+    Returns (channel, provider's msgid)."""
+    if channel == Channel.NOTE:
+        return Channel.NOTE, None
     try:
+        if channel == Channel.SUBSCRIBE:
+            return _send_subscribe(transport, row, template_ids)
         return channel, transport.send(build_message(row, channel, template_ids))
     except Exception as exc:
-        if channel != Channel.CS or not is_window_closed(exc):
+        fallback = _fallback(row, channel, exc)
+        if fallback is None:
             raise
-        log.info("outbound %s: 48 h window closed, falling back to template", row.id)
-        # Remember the fallback, so a retry does not knock on the closed window again.
+        log.info("outbound %s: %s not possible (%s), sending by %s", row.id, channel,
+                 type(exc).__name__, fallback)  # fmt: skip
+        # Remember the fallback, so a retry does not knock on the closed door again.
         (
-            Outbound.update(channel=Channel.TEMPLATE)
+            Outbound.update(channel=fallback)
             .where((Outbound.id == row.id) & (Outbound.claim_token == row.claim_token))
             .execute()
         )
-        return Channel.TEMPLATE, transport.send(build_message(row, Channel.TEMPLATE, template_ids))
+        if fallback == Channel.NOTE:
+            return Channel.NOTE, None
+        return fallback, transport.send(build_message(row, fallback, template_ids))
+
+
+def _fallback(row: Outbound, channel: str, exc: BaseException) -> str | None:
+    if channel == Channel.CS and is_window_closed(exc):
+        return Channel.TEMPLATE
+    if channel == Channel.SUBSCRIBE and (
+        isinstance(exc, NoGrant) or getattr(exc, "errcode", None) == REFUSED_ERRCODE
+    ):
+        person = _person(row)
+        official = person is not None and person.mini_openid != person.openid
+        return Channel.TEMPLATE if official else Channel.NOTE
+    return None
 
 
 def handle_one_outbound(
@@ -161,7 +226,7 @@ class _Heartbeat:
 
 
 def _deliver(transport, row: Outbound, window, template_ids, max_attempts) -> bool:
-    channel = choose_channel(row, window=window)
+    channel = choose_channel(row, window=window, template_ids=template_ids)
     try:
         with _Heartbeat(row):
             sent_channel, msgid = _send(transport, row, channel, template_ids)

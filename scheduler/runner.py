@@ -57,6 +57,16 @@ def _configure_links(config) -> None:
         links.configure_from(config)
 
 
+def template_ids(config) -> dict:
+    """Template ids per notice kind for the drain: the Official Account's, with the
+    mini-program's subscribe-message ids under "subscribe"."""
+    ids = dict(getattr(config, "TEMPLATE_IDS", None) or {})
+    mini = getattr(config, "MINI_TEMPLATE_IDS", None)
+    if mini:
+        ids["subscribe"] = dict(mini)
+    return ids
+
+
 def build_scheduler(lease: Lease, transport, config, *, drain_every_s=DRAIN_EVERY_S,
                     sweep_every_s=SWEEP_EVERY_S, extra_jobs=()) -> BackgroundScheduler:  # fmt: skip
     """A BackgroundScheduler (Beijing time) with the sweep, drain and digest jobs, plus
@@ -64,7 +74,7 @@ def build_scheduler(lease: Lease, transport, config, *, drain_every_s=DRAIN_EVER
     messages: scheduler/ may not import bot/)."""
     hour = int(getattr(config, "DIGEST_HOUR", 8))
     _configure_links(config)
-    templates = getattr(config, "TEMPLATE_IDS", None) or {}
+    templates = template_ids(config)
     sched = BackgroundScheduler(
         timezone=CHINA,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600},
@@ -129,7 +139,7 @@ def run_forever(redis_client, transport, config, *, stop: threading.Event | None
 
 def run_once(transport, config=None, *, digests: bool = False) -> dict:
     """Run each job once now (operators and tests); digests only when asked."""
-    templates = getattr(config, "TEMPLATE_IDS", None) or {}
+    templates = template_ids(config)
     result = {"sweep": dict(jobs.sweep_job())}
     voted = votes_job()
     if voted:
