@@ -315,7 +315,7 @@ def test_api_dashboard_and_static_files_go_through_nginx(stack):
     assert http.get(f"{stack.base}/nothing-here", timeout=10).status_code == 404
 
 
-def test_wechats_url_check_and_open311_go_through_nginx(stack):
+def test_wechats_url_checks_and_open311_go_through_nginx(stack):
     http = stack.session()
     timestamp, nonce = str(int(time.time())), "20261202"
     signature = hashlib.sha1(
@@ -326,6 +326,9 @@ def test_wechats_url_check_and_open311_go_through_nginx(stack):
     assert check.status_code == 200 and check.text == "e42"
     forged = http.get(f"{stack.base}/wechat", params={**query, "signature": "0" * 40}, timeout=10)
     assert forged.status_code == 403
+    # The mini-program's message push URL passes through too.
+    mini = http.get(f"{stack.base}/wechat/mini", params=query, timeout=10)
+    assert mini.status_code == 200 and mini.text == "e42"
     services = http.get(f"{stack.base}/open311/v2/services.json", timeout=10)
     assert services.status_code == 200 and len(services.json()) == 21
 
