@@ -10,7 +10,9 @@ instead of a hand-written phrase list deciding. The cue words only mark; they de
 from __future__ import annotations
 
 import logging
+import os
 import re
+import tempfile
 import unicodedata
 from functools import cache
 from pathlib import Path
@@ -18,7 +20,7 @@ from pathlib import Path
 DATA_DIR = Path(__file__).resolve().parent / "data"
 # Bump when features() changes what it returns: the shipped model is then stale and must be
 # rebuilt with `sidan classify --retrain --out handlers/data/model.npz` (a test checks).
-FEATURES_VERSION = "2"
+FEATURES_VERSION = "3"  # 3: jieba dictionary without its rarest words (MIN_WORD_FREQ)
 
 # Content: digits, latin letters, CJK. Everything else splits segments (emoji are kept as
 # their own one-character segments: 🔥 and 😭 say something).
@@ -117,13 +119,37 @@ def _typos() -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs, key=lambda p: -len(p[0])))
 
 
+# jieba's dictionary holds 349,046 words; the 269,000 seen fewer than 20 times in its corpus
+# (rare names, idioms, technical terms) cost about 48 MB in every process that loads it, and
+# leaving them out changes the classifier's figures by less than their noise (held-out top-1
+# 95.0/91.8/95.1 % with them, 95.2/92.1/95.3 % without, same training data; README).
+MIN_WORD_FREQ = 20
+
+
+def jieba_dictionary() -> str:
+    """jieba's own dictionary without its words rarer than MIN_WORD_FREQ, written once per
+    machine beside jieba's cache (atomically: gunicorn workers may race)."""
+    import jieba
+
+    out = Path(tempfile.gettempdir()) / f"sidan-jieba-{jieba.__version__}-f{MIN_WORD_FREQ}.txt"
+    if not out.exists():
+        source = Path(jieba.__file__).with_name("dict.txt").read_text(encoding="utf-8")
+        kept = [line for line in source.splitlines(keepends=True)
+                if int(line.split()[1]) >= MIN_WORD_FREQ]  # fmt: skip
+        tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
+        tmp.write_text("".join(kept), encoding="utf-8")
+        os.replace(tmp, out)
+    return str(out)
+
+
 @cache
 def tokenizer():
-    """A private jieba tokenizer with the project's user dictionary (data/userdict.txt)."""
+    """A private jieba tokenizer over jieba_dictionary(), with the project's user dictionary
+    (data/userdict.txt)."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
-    tok = jieba.Tokenizer()
+    tok = jieba.Tokenizer(dictionary=jieba_dictionary())
     tok.initialize()
     tok.load_userdict(str(DATA_DIR / "userdict.txt"))
     return tok

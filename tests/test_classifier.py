@@ -47,9 +47,11 @@ FALSE_URGENT_TARGET = 0.02
 MS_PER_MESSAGE_TARGET = 5.0  # CPU time: the machine's 2 cores are shared by many processes
 LOAD_S_TARGET = 2.0
 # Reached at commit time and below the target: regression floors, not goals.
-# (measured: top-1 old 0.950, dev 0.918, blind 0.951; top-3 dev 0.975, blind 0.989)
+# (measured: top-1 old 0.952, dev 0.921, blind 0.953; top-3 old 0.989, dev 0.977, blind 0.989.
+# Old top-3 was 0.991 with jieba's full dictionary: one message, traded for 48 MB per process
+# and +0.2-0.3 points of top-1 on every set; see clf_features.MIN_WORD_FREQ.)
 TOP1_FLOOR_BELOW_TARGET = {"old": 0.94, "dev": 0.91}
-TOP3_FLOOR_BELOW_TARGET = {"dev": 0.97, "blind": 0.98}
+TOP3_FLOOR_BELOW_TARGET = {"old": 0.985, "dev": 0.97, "blind": 0.98}
 CATEGORY_RECALL_FLOOR = 0.6  # worst single category on a held-out set (about 15 messages each)
 ASK_RATE_CEILING = 0.30  # cost of the danger question: share of non-urgent messages asked
 
