@@ -103,3 +103,44 @@ def test_open311_never_answers_5xx(client, demo, form):
     form.setdefault("api_key", "test-key")
     response = client.post("/open311/v2/requests.json", data=form)
     assert response.status_code < 500, (form, response.data[:200])
+
+
+SUBSCRIBE_EVENTS = ["subscribe_msg_popup_event", "subscribe_msg_change_event",
+                    "subscribe_msg_sent_event", "x"]  # fmt: skip
+BLOCK_NAMES = ["SubscribeMsgPopupEvent", "SubscribeMsgChangeEvent", "SubscribeMsgSentEvent", "List"]
+
+
+@st.composite
+def mini_push_xml(draw) -> str:
+    items = "".join(
+        "<List>"
+        + "".join(
+            f"<{name}>{_cdata(draw(field_values))}</{name}>"
+            for name in draw(
+                st.lists(
+                    st.sampled_from(
+                        ["TemplateId", "SubscribeStatusString", "ErrorCode", "PopupScene"]
+                    ),
+                    max_size=4,
+                    unique=True,
+                )
+            )
+        )  # fmt: skip
+        + "</List>"
+        for _ in range(draw(st.integers(min_value=0, max_value=3)))
+    )
+    block = draw(st.sampled_from(BLOCK_NAMES))
+    return (f"<xml><FromUserName>{_cdata(draw(st.sampled_from(['mini_u', 'a' * 70, ''])))}"
+            f"</FromUserName><CreateTime>{draw(numbers)}</CreateTime>"
+            f"<MsgType>{_cdata('event')}</MsgType>"
+            f"<Event>{_cdata(draw(st.sampled_from(SUBSCRIBE_EVENTS)))}</Event>"
+            f"<{block}>{items}</{block}></xml>")  # fmt: skip
+
+
+@FUZZ
+@given(body=st.one_of(mini_push_xml(), texts))
+def test_the_mini_program_push_never_answers_5xx(app, config, demo, body):
+    signer = WeChatSigner(token=config.WECHAT_TOKEN, openid="mini_u")
+    query, data = signer.sign(body)
+    response = app.test_client().post("/wechat/mini", query_string=query, data=data)
+    assert response.status_code < 500, (body, response.data[:200])
