@@ -69,6 +69,7 @@ def main(argv=None) -> None:
     p.add_argument("--skip-capacity", action="store_true", help="no scale-out/burst/memory")
     p.add_argument("--capacity-json", type=Path, help="use a saved capacity result instead")
     p.add_argument("--webhook-json", type=Path, help="use a saved webhook result instead")
+    p.add_argument("--sweep-json", type=Path, help="use a saved sweep/digest result instead")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args, rest = p.parse_known_args(argv)
 
@@ -81,8 +82,11 @@ def main(argv=None) -> None:
             "--connections", str(args.connections), *rest,
         ])  # fmt: skip
         result = webhook.run(wargs)
-    sweep = None if args.skip_sweep else run_sweep(args.sizes, args.sweep_runs)
-    if sweep is not None:
+    if args.sweep_json:
+        sweep = json.loads(args.sweep_json.read_text())
+    else:
+        sweep = None if args.skip_sweep else run_sweep(args.sizes, args.sweep_runs)
+    if sweep is not None and not args.sweep_json:
         out_dir = webhook.RESULTS
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(sweep))

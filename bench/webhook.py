@@ -48,6 +48,7 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 # Residents live in the three compounds of 幸福社区, whose dispatcher is demo_dispatcher_1.
 BENCH_COMPOUNDS = ["幸福里小区", "丹桂苑", "金桥花园"]
 MARKERS = {"a": "请确认报事内容", "b": "工单号", "c": "接单成功"}
+TAKE_CREW = 256  # volunteers who take the pool tickets in scenario c, in turn
 ECHO_MARKER = "<MsgType><![CDATA[text]]></MsgType>"
 FLOOR_MARKER = "工单号"
 # The yardsticks served beside Sidan: (module, reply marker, port offset from Sidan's).
@@ -197,6 +198,7 @@ class World:
         self.texts = report_texts()
         self.resident_seq = itertools.count(1)
         self.volunteer_seq = itertools.count(1)
+        self._crew: list[str] = []
         self.used_residents: list[str] = []  # sent a first message (a) and not yet confirmed
         self.primed: deque[str] = deque()
         self.pool_tickets: deque[int] = deque()
@@ -234,10 +236,9 @@ class World:
         from models.enums import Role
         from models.org import OrgUnit
 
-        # Another street's community: may_take lets any volunteer take a pool ticket, and
-        # rank_volunteers (run by every dispatch to the pool) then does not scan thousands
-        # of bench volunteers when pools are topped up between runs.
-        happy = OrgUnit.get(OrgUnit.name == "翠园社区")
+        # The tickets' own community: a pool ticket reaches only the volunteers of its street
+        # (models.access.in_pool_reach), as /pool and 附近工单 show.
+        happy = OrgUnit.get(OrgUnit.name == "幸福社区")
         home = self.compounds()[2]
         openids, rows = [], []
         for _ in range(n):
@@ -250,6 +251,14 @@ class World:
                          "skills": ["维修"]})  # fmt: skip
         self._insert_users(rows)
         return openids
+
+    def take_volunteers(self) -> list[str]:
+        """A fixed crew of TAKE_CREW volunteers who take the pool tickets in turn: every
+        dispatch to the pool ranks the street's volunteers, so thousands of one-message
+        volunteers would slow the pool's filling between runs (none has a cap on jobs)."""
+        if not self._crew:
+            self._crew = self.new_volunteers(TAKE_CREW)
+        return self._crew
 
     def _insert_users(self, rows: list[dict]) -> None:
         from models.org import User
@@ -280,8 +289,8 @@ class World:
         if len(self.pool_tickets) < n:
             self.fill_pool(n - len(self.pool_tickets))
         tickets = [self.pool_tickets.popleft() for _ in range(n)]
-        volunteers = self.new_volunteers(n)
-        return [(v, f"接单 #{t}") for v, t in zip(volunteers, tickets, strict=True)]
+        crew = self.take_volunteers()
+        return [(crew[i % len(crew)], f"接单 #{t}") for i, t in enumerate(tickets)]
 
     def _collect_primed(self) -> None:
         """Residents whose conversation now waits in state `confirm` (after scenario a)."""
