@@ -39,27 +39,26 @@ SIGNING_LEAD_S = 3.0  # time to sign a burst's pool before its first message is 
 MB = 1024 * 1024
 
 
-def rss_bytes(pid: int) -> int:
-    """VmRSS of one process, in bytes (0 when it is gone)."""
+def _proc_kb(path: str, field: str) -> int:
+    """A "Field:  N kB" line of a /proc file, in bytes (0 when the process is gone)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
+
+
+def rss_bytes(pid: int) -> int:
+    """VmRSS of one process, in bytes."""
+    return _proc_kb(f"/proc/{pid}/status", "VmRSS")
 
 
 def pss_bytes(pid: int) -> int:
     """Proportional set size: pages shared with the gunicorn master (the classifier's arrays,
     the imported code) counted as a share, so the workers' PSS adds up to what they cost."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss")
 
 
 def children(pid: int) -> list[int]:

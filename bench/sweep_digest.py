@@ -144,6 +144,19 @@ def rolled_back(fn):
 DUE_COUNTS = (10, 1000)
 
 
+def make_due(k: int) -> None:
+    """Exactly `k` taken tickets due now: every other due ticket is put off by a day."""
+    database.execute_sql(
+        "UPDATE ticket SET next_check_at = %s WHERE next_check_at <= %s",
+        (NOW + timedelta(days=1), NOW),
+    )
+    database.execute_sql(
+        "UPDATE ticket SET next_check_at = %s WHERE id IN (SELECT id FROM ticket "
+        "WHERE state = 'taken' ORDER BY id LIMIT %s)",
+        (NOW - timedelta(minutes=1), k),
+    )
+
+
 def sweep_with_due(k: int, bulk: bool, runs: int) -> float | None:
     """Median ms of one sweep_job with exactly `k` open tickets due (the rest moved out of
     the way), per ticket or set-based; each run is rolled back. None with fewer open."""
@@ -152,15 +165,7 @@ def sweep_with_due(k: int, bulk: bool, runs: int) -> float | None:
     times = []
     for _ in range(runs):
         with database.atomic() as txn:
-            database.execute_sql(
-                "UPDATE ticket SET next_check_at = %s WHERE next_check_at <= %s",
-                (NOW + timedelta(days=1), NOW),
-            )
-            database.execute_sql(
-                "UPDATE ticket SET next_check_at = %s WHERE id IN (SELECT id FROM ticket "
-                "WHERE state = 'taken' ORDER BY id LIMIT %s)",
-                (NOW - timedelta(minutes=1), k),
-            )
+            make_due(k)
             started = time.perf_counter()
             done = sweep_job(bulk=bulk)
             times.append((time.perf_counter() - started) * 1000)

@@ -12,9 +12,8 @@ and whether any outbox row is doubled.
 import argparse
 import multiprocessing
 import time
-from datetime import timedelta
 
-from bench.sweep_digest import NOW
+from bench.sweep_digest import NOW, make_due
 from models import clock
 from models.db import database, open_database
 
@@ -40,15 +39,7 @@ def main() -> None:
     open_database(url)
     clock.set_now(NOW)
     with database.atomic():
-        database.execute_sql(
-            "UPDATE ticket SET next_check_at = %s WHERE next_check_at <= %s",
-            (NOW + timedelta(days=1), NOW),
-        )
-        database.execute_sql(
-            "UPDATE ticket SET next_check_at = %s WHERE id IN (SELECT id FROM ticket "
-            "WHERE state = 'taken' ORDER BY id LIMIT %s)",
-            (NOW - timedelta(minutes=1), args.due),
-        )
+        make_due(args.due)
     last_event = database.execute_sql("SELECT coalesce(max(id), 0) FROM ticket_event")
     last_event = last_event.fetchone()[0]
     last_out = database.execute_sql("SELECT coalesce(max(id), 0) FROM outbound").fetchone()[0]
