@@ -23,10 +23,9 @@ from flask import Blueprint, Response, abort, request
 from bot import webhook_guard as guard
 from bot.app import services
 from bot.logs import mask
-from bot.webhook import MAX_BODY, _check_signature
+from bot.webhook import check_signature_of, read_body
 from models import grants
-from models.db import database
-from models.org import User
+from models.org import mini_program_user
 
 log = logging.getLogger("sidan.mini_push")
 
@@ -43,7 +42,6 @@ BLOCKS = {
     SENT: "SubscribeMsgSentEvent",
 }
 _TEMPLATE = re.compile(r"[\w\-]{1,64}")
-REFUSED_ERRCODE = "43101"
 SEEN_TTL_S = 3600  # WeChat retries within 15 s; an hour is plenty
 
 
@@ -54,7 +52,7 @@ class BadPush(ValueError):
 @blueprint.get("/wechat/mini")
 def verify():
     """WeChat's server check for the push URL."""
-    _check_signature(request.args.get("signature", ""), services().config.MINI_TOKEN)
+    check_signature_of(services().config.MINI_TOKEN)
     return Response(request.args.get("echostr", ""), mimetype="text/plain")
 
 
@@ -64,12 +62,8 @@ def receive():
     svc = services()
     if request.args.get("encrypt_type") == "aes":
         abort(400)  # plain mode only (the payload holds template ids and a decision)
-    _check_signature(request.args.get("signature", ""), svc.config.MINI_TOKEN)
-    if (request.content_length or 0) > MAX_BODY:
-        abort(413)
-    body = request.stream.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        abort(413)
+    check_signature_of(svc.config.MINI_TOKEN)
+    body = read_body()
     try:
         push = parse(body)
     except BadPush as exc:
@@ -137,7 +131,7 @@ def apply(push: dict) -> dict:
             refused.append(template_id)
     if not accepted and not refused:
         return {"accepted": [], "refused": []}
-    user = person(push["openid"])
+    user = mini_program_user(push["openid"])
     if accepted:
         grants.record_grants(user, list(dict.fromkeys(accepted)), source=grants.EVENT)
     if refused:
@@ -151,24 +145,7 @@ def _refusal(event: str, status: str, errcode: str) -> bool:
     """A reject in the popup or the settings, or a send WeChat refused for the person."""
     if event in (POPUP, CHANGE):
         return status == "reject"
-    return errcode == REFUSED_ERRCODE
-
-
-def person(mini_openid: str) -> User:
-    """The person with this mini-program openid; one known only by it from before the column
-    existed (their openid is it); else a new resident known only from the mini-program."""
-    user = User.get_or_none(User.mini_openid == mini_openid)
-    if user is not None:
-        return user
-    user = User.get_or_none(User.openid == mini_openid)
-    if user is not None:
-        User.update(mini_openid=mini_openid).where(User.id == user.id).execute()
-        return user
-    try:
-        with database.atomic():
-            return User.create(openid=mini_openid, mini_openid=mini_openid)
-    except peewee.IntegrityError:  # a concurrent login or push created it
-        return User.get(User.mini_openid == mini_openid)
+    return errcode == str(grants.REFUSED_ERRCODE)
 
 
 def _first_delivery(svc, push: dict, body: bytes) -> str | None:

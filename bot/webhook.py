@@ -54,11 +54,7 @@ def verify():
 def receive():
     """One message or event from WeChat."""
     started = time.monotonic()
-    if (request.content_length or 0) > MAX_BODY:
-        abort(413)
-    body = request.stream.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        abort(413)
+    body = read_body()
     crypto = _crypto() if request.args.get("encrypt_type") == "aes" else None
     if crypto is None:
         _check_signature(request.args.get("signature", ""))
@@ -168,6 +164,21 @@ end
 redis.call('SET', KEYS[4], '1', 'EX', ARGV[8])
 return {'new', redis.call('EXISTS', KEYS[5])}
 """
+
+
+def read_body() -> bytes:
+    """The request body, refused with 413 past MAX_BODY (declared or actual)."""
+    if (request.content_length or 0) > MAX_BODY:
+        abort(413)
+    body = request.stream.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        abort(413)
+    return body
+
+
+def check_signature_of(token: str | None = None) -> None:
+    """The request's `signature` is ours (the webhook's token unless `token`), and fresh."""
+    _check_signature(request.args.get("signature", ""), token)
 
 
 def _check_signature(signature: str, token: str | None = None) -> None:

@@ -21,6 +21,7 @@ from models.org import User
 MAX_BALANCE = 100  # a mini-program cannot honestly claim more acceptances than this
 DEDUP_WINDOW = timedelta(minutes=10)
 CLIENT, EVENT = "client", "event"  # who reported an acceptance
+REFUSED_ERRCODE = 43101  # WeChat: the person refused (or turned off) this subscribe message
 
 
 class SubscribeGrant(BaseModel):

@@ -1,14 +1,17 @@
 """The org tree (网格/社区/街道/市), work units, compounds and people."""
 
+import logging
 import time
 from datetime import timedelta
 
 import peewee
 
 from models.clock import now
-from models.db import BaseModel, JSONField, SqlOnce, write_transaction
+from models.db import BaseModel, JSONField, SqlOnce, database, write_transaction
 from models.enums import Level, Role
 from models.privacy import mask_name, mask_phone  # noqa: F401 (one masking, re-exported)
+
+log = logging.getLogger("sidan.models.org")
 
 # --- org units and compounds, kept per process -------------------------------------------
 # A few hundred rows that operators set up and rarely change, read by nearly every message
@@ -271,3 +274,37 @@ def redeem_invite(user: User, code: str) -> InviteCode | None:
             User.id == user.id
         ).execute()
         return invite
+
+
+def mini_program_user(openid: str, unionid: str | None = None, *, from_code: bool = True) -> User:
+    """The person behind a mini-program openid: known by it, or the chat user with the same
+    unionid, or a new resident. An openid that WeChat gave for the mini-program (code2session,
+    its message push) is remembered as `mini_openid` (subscribe messages go to it); a dev
+    login code (`from_code=False`) names a chat user directly and says nothing of it."""
+    user = User.get_or_none(User.mini_openid == openid) if from_code else None
+    if user is None:
+        user = User.get_or_none(User.openid == openid)
+    if user is None and unionid:
+        user = User.get_or_none(User.unionid == unionid)
+    if user is None:
+        try:
+            with database.atomic():
+                return User.create(openid=openid, unionid=unionid,
+                                   mini_openid=openid if from_code else None)  # fmt: skip
+        except peewee.IntegrityError:  # a concurrent first login or push created it
+            return User.get(User.openid == openid)
+    changes = {}
+    if unionid and not user.unionid:
+        changes[User.unionid] = unionid
+    if from_code and user.mini_openid is None:
+        changes[User.mini_openid] = openid
+    if changes:
+        try:
+            with database.atomic():
+                User.update(changes).where(User.id == user.id).execute()
+        except peewee.IntegrityError:  # another record already holds this mini openid
+            log.warning("mini-program openid already linked to another user; left as is")
+            return user
+        for field, value in changes.items():
+            setattr(user, field.name, value)
+    return user

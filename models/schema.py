@@ -227,6 +227,8 @@ MIGRATIONS.append(
         lambda m: _drop_tables(InboundParked),
     )
 )
+
+
 def _missing_columns(m, table: str, **fields) -> list:
     """add_column for each field the table lacks: v9 creates subscribe_grant from the model
     as it is now, so on an upgrade from before v9 these columns are already there."""

@@ -35,17 +35,18 @@ class Transport(Protocol):
 
 
 def choose_channel(row: Outbound, at=None, window: timedelta = CS_WINDOW,
-                   template_ids: dict | None = None) -> str:  # fmt: skip
+                   template_ids: dict | None = None, person: User | None = None) -> str:  # fmt: skip
     """For an `auto` row: customer service when the person wrote to the Official Account
     within the window; else a subscribe message while they have a grant left for its template;
     else a template message on the Official Account; and for someone known only from the
-    mini-program, a note it shows them. Explicit channels stay."""
+    mini-program, a note it shows them. Explicit channels stay. `person`: the row's user as
+    _person reads them, when the caller has them already."""
     if row.channel != Channel.AUTO:
         return row.channel
-    person = _person(row)
+    person = person or _person(row)
     if person is None:
         return Channel.TEMPLATE
-    official = person.mini_openid != person.openid
+    official = _official(person)
     at = at or now()
     if official and person.last_message_at is not None and person.last_message_at >= at - window:
         return Channel.CS
@@ -54,7 +55,13 @@ def choose_channel(row: Outbound, at=None, window: timedelta = CS_WINDOW,
     return Channel.TEMPLATE if official else Channel.NOTE
 
 
+def _official(person: User | None) -> bool:
+    """Known to the Official Account (an openid that is not the mini-program's)."""
+    return person is not None and person.mini_openid != person.openid
+
+
 def _person(row: Outbound) -> User | None:
+    """What channel choice needs of the row's user (None for a row without one)."""
     if not row.user_id:
         return None
     return (
@@ -111,14 +118,10 @@ class NoGrant(Exception):
     permanent = True
 
 
-REFUSED_ERRCODE = 43101  # the person refused (or turned off) this subscribe message
-
-
-def _send_subscribe(transport: Transport, row: Outbound, template_ids) -> tuple[str, str]:
+def _send_subscribe(transport: Transport, row: Outbound, template_ids, person) -> tuple[str, str]:
     """Spend one of the person's grants for the template and send to their mini-program
     openid; give the grant back if the send fails, forget them all on a refusal."""
     message = build_message(row, Channel.SUBSCRIBE, template_ids)
-    person = _person(row)
     if person is not None and person.mini_openid:
         message = replace(message, openid=person.mini_openid)
     if not row.user_id or not grants.spend(row.user_id, message.template_id or ""):
@@ -126,14 +129,15 @@ def _send_subscribe(transport: Transport, row: Outbound, template_ids) -> tuple[
     try:
         return Channel.SUBSCRIBE, transport.send(message)
     except Exception as exc:
-        if getattr(exc, "errcode", None) == REFUSED_ERRCODE:
+        if getattr(exc, "errcode", None) == grants.REFUSED_ERRCODE:
             grants.refuse(row.user_id, [message.template_id])
         else:
             grants.refund(row.user_id, message.template_id)
         raise
 
 
-def _send(transport: Transport, row: Outbound, channel: str, template_ids) -> tuple[str, str]:
+def _send(transport: Transport, row: Outbound, channel: str, template_ids,
+          person: User | None) -> tuple[str, str]:  # fmt: skip
     """Send on `channel`, falling back (once, remembered on the row) when WeChat will not take
     it there: a closed 48 h window goes by template; a subscribe message with no grant left
     or refused goes by template, or as a note for someone the Official Account cannot reach.
@@ -142,10 +146,10 @@ def _send(transport: Transport, row: Outbound, channel: str, template_ids) -> tu
         return Channel.NOTE, None
     try:
         if channel == Channel.SUBSCRIBE:
-            return _send_subscribe(transport, row, template_ids)
+            return _send_subscribe(transport, row, template_ids, person)
         return channel, transport.send(build_message(row, channel, template_ids))
     except Exception as exc:
-        fallback = _fallback(row, channel, exc)
+        fallback = _fallback(channel, exc, person)
         if fallback is None:
             raise
         log.info("outbound %s: %s not possible (%s), sending by %s", row.id, channel,
@@ -161,15 +165,13 @@ def _send(transport: Transport, row: Outbound, channel: str, template_ids) -> tu
         return fallback, transport.send(build_message(row, fallback, template_ids))
 
 
-def _fallback(row: Outbound, channel: str, exc: BaseException) -> str | None:
+def _fallback(channel: str, exc: BaseException, person: User | None) -> str | None:
     if channel == Channel.CS and is_window_closed(exc):
         return Channel.TEMPLATE
     if channel == Channel.SUBSCRIBE and (
-        isinstance(exc, NoGrant) or getattr(exc, "errcode", None) == REFUSED_ERRCODE
+        isinstance(exc, NoGrant) or getattr(exc, "errcode", None) == grants.REFUSED_ERRCODE
     ):
-        person = _person(row)
-        official = person is not None and person.mini_openid != person.openid
-        return Channel.TEMPLATE if official else Channel.NOTE
+        return Channel.TEMPLATE if _official(person) else Channel.NOTE
     return None
 
 
@@ -226,10 +228,11 @@ class _Heartbeat:
 
 
 def _deliver(transport, row: Outbound, window, template_ids, max_attempts) -> bool:
-    channel = choose_channel(row, window=window, template_ids=template_ids)
+    person = _person(row)
+    channel = choose_channel(row, window=window, template_ids=template_ids, person=person)
     try:
         with _Heartbeat(row):
-            sent_channel, msgid = _send(transport, row, channel, template_ids)
+            sent_channel, msgid = _send(transport, row, channel, template_ids, person)
     except Exception as exc:
         permanent = getattr(exc, "permanent", None)
         if permanent is None:  # not a transport error: a bug or an unexpected failure

@@ -220,9 +220,7 @@ def test_someone_on_the_official_account_gets_a_template_when_no_grant_is_left(
     api_config, wechat, demo
 ):
     resident = demo.resident_1
-    User.update(mini_openid="mini_r1", last_message_at=None).where(
-        User.id == resident.id
-    ).execute()
+    User.update(mini_openid="mini_r1", last_message_at=None).where(User.id == resident.id).execute()
     Outbound.delete().execute()  # what the demo seeding queued is not this test's
     enqueue(resident, "您的工单已办结")
     deliver(api_config)
@@ -236,9 +234,7 @@ def test_a_subscribe_message_goes_to_the_mini_program_openid_of_a_linked_person(
     api_app, api_config, wechat, demo
 ):
     resident = demo.resident_1
-    User.update(mini_openid="mini_r1", last_message_at=None).where(
-        User.id == resident.id
-    ).execute()
+    User.update(mini_openid="mini_r1", last_message_at=None).where(User.id == resident.id).execute()
     push(api_app, "mini_r1", "subscribe_msg_popup_event", [(TEMPLATE, "accept")])
     Outbound.delete().execute()
     enqueue(resident, "您的工单已派给志愿者")

@@ -7,7 +7,6 @@ import secrets
 from functools import wraps
 
 import marshmallow as ma
-import peewee
 from flask import current_app, g, request
 from flask_smorest import Blueprint
 
@@ -17,8 +16,7 @@ from bot.api.errors import ApiError
 from bot.api.schemas import MeSchema
 from bot.api.serialize import me_payload
 from bot.app import services
-from models.db import database
-from models.org import User
+from models.org import User, mini_program_user
 
 log = logging.getLogger("sidan.api")
 
@@ -141,40 +139,6 @@ def identity_for_code(code: str) -> tuple[str, str | None]:
     return session["openid"], session.get("unionid")
 
 
-def find_or_create_user(openid: str, unionid: str | None, *, from_code: bool = True) -> User:
-    """The person behind a mini-program openid: known by it, or the chat user with the same
-    unionid, or a new resident. An openid from WeChat's code2session is the person's
-    mini-program openid and is remembered (subscribe messages go to it); a dev code names a
-    chat user directly and says nothing about the mini-program."""
-    user = User.get_or_none(User.mini_openid == openid) if from_code else None
-    if user is None:
-        user = User.get_or_none(User.openid == openid)
-    if user is None and unionid:
-        user = User.get_or_none(User.unionid == unionid)
-    if user is None:
-        try:
-            with database.atomic():
-                return User.create(openid=openid, unionid=unionid,
-                                   mini_openid=openid if from_code else None)  # fmt: skip
-        except peewee.IntegrityError:  # a concurrent first login created it
-            return User.get(User.openid == openid)
-    changes = {}
-    if unionid and not user.unionid:
-        changes[User.unionid] = unionid
-    if from_code and user.mini_openid is None:
-        changes[User.mini_openid] = openid
-    if changes:
-        try:
-            with database.atomic():
-                User.update(changes).where(User.id == user.id).execute()
-        except peewee.IntegrityError:  # another record already holds this mini openid
-            log.warning("mini-program openid already linked to another user; left as is")
-            return user
-        for field, value in changes.items():
-            setattr(user, field.name, value)
-    return user
-
-
 @blp.route("/login", methods=["POST"])
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
@@ -183,7 +147,7 @@ def login(body):
     """Log in with a mini-program code."""
     openid, unionid = identity_for_code(body["code"])
     from_code = bool(services().config.MINI_SECRET)  # else a dev code: a chat user's openid
-    user = find_or_create_user(openid, unionid, from_code=from_code)
+    user = mini_program_user(openid, unionid, from_code=from_code)
     return {
         "token": issue_token(user),
         "token_type": "Bearer",
