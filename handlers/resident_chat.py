@@ -144,11 +144,10 @@ def _latest_open(user, with_deadline: bool = False) -> str:
     )
     if ticket is None:
         return rtexts.CHASE_NO_TICKET
-    reply = rtexts.CHASE_LATEST.format(line=views.line(ticket), number=ticket.number)
+    due = ""
     if with_deadline and ticket.due_at is not None:
-        due = rtexts.DUE_BY.format(when=views.when(ticket.due_at))
-        reply = reply.replace("\n", f"\n{due}\n", 1)
-    return reply
+        due = rtexts.DUE_BY.format(when=views.when(ticket.due_at)) + "\n"
+    return rtexts.CHASE_LATEST.format(line=views.line(ticket), due=due, number=ticket.number)
 
 
 # --- QR scans: a scan in another compound asks before it moves the resident's home -------

@@ -40,7 +40,8 @@ ASK_WHAT = "好的，请说说遇到了什么问题、在哪里？比如“3号�
 ASK_WHAT_AGAIN = "请用一句话说说具体是什么问题，比如“3号楼楼道灯坏了”“楼上漏水到我家”。"
 CHASE_NO_TICKET = "您现在没有在办的工单。遇到问题直接告诉我，我帮您报事。"
 DUE_BY = "按时限应在 {when} 前办结，超时会自动提级督办。"
-CHASE_LATEST = "您的工单 {line}\n想催一下请回复“催单 {number}”，看详情回复“查询 {number}”。"
+# {due}: DUE_BY and a line break, or nothing.
+CHASE_LATEST = "您的工单 {line}\n{due}想催一下请回复“催单 {number}”，看详情回复“查询 {number}”。"
 # Inside a draft: the small talk is not added to it, and the question stands.
 DRAFT_SMALL_TALK = "好的。{question}"
 ANOTHER_PROBLEM = (
