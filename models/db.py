@@ -147,6 +147,7 @@ class SqlOnce:
     def __init__(self, build):
         self.build = build
         self._texts: dict[tuple[type, int], str | None] = {}
+        self._joined: dict[tuple[type, int], bool] = {}
 
     def _text(self, params: tuple) -> str | None:
         key = (type(database.obj), len(params))
@@ -164,12 +165,45 @@ class SqlOnce:
             return list(self.build(*params))
         return list(model.raw(text, *params))
 
+    def joined(self, models: tuple, attach: str, *params) -> list:
+        """Rows of a `select(A, B).join(B, on=A.fk == B.id)` query as A instances with their B
+        set on A.<attach> (no further query), as peewee's own join gives them. The columns must
+        be A's fields then B's, in their declared order (checked once; else peewee builds
+        and reads the query on every call)."""
+        head, tail = models
+        text = self._text(params)
+        key = (type(database.obj), len(params))
+        if text is not None and key not in self._joined:
+            selected = list(self.build(*params)._returning)
+            whole = list(head._meta.sorted_fields) + list(tail._meta.sorted_fields)
+            self._joined[key] = len(selected) == len(whole) and all(
+                a is b for a, b in zip(selected, whole, strict=True)
+            )
+        if text is None or not self._joined[key]:
+            return list(self.build(*params))
+        split = len(head._meta.sorted_fields)
+        found = []
+        for row in database.execute_sql(text, params).fetchall():
+            first = _instance(head, row[:split])
+            first.__rel__[attach] = _instance(tail, row[split:])
+            found.append(first)
+        return found
+
     def scalars(self, *params) -> list:
         """The first column of every row."""
         text = self._text(params)
         if text is None:
             return [row[0] for row in self.build(*params).tuples()]
         return [row[0] for row in database.execute_sql(text, params).fetchall()]
+
+
+def _instance(model, values):
+    """A model instance from its columns in declared order, converted as peewee converts them."""
+    instance = model(__no_default__=1)
+    data = instance.__data__
+    for field, value in zip(model._meta.sorted_fields, values, strict=True):
+        data[field.name] = field.python_value(value)
+    return instance
 
 
 _INSERT_TEXTS: dict[tuple, str | None] = {}

@@ -222,6 +222,12 @@ TOUCH_EVERY = timedelta(minutes=5)
 _BY_OPENID = SqlOnce(lambda openid, n: User.select().where(User.openid == openid).limit(n))
 
 
+def user_by_openid(openid: str) -> User | None:
+    """The user behind an official-account openid, or None (the SQL written once)."""
+    found = _BY_OPENID.rows(User, openid, 1)
+    return found[0] if found else None
+
+
 def touch_user(openid: str, at=None) -> User:
     """The user behind an openid (created on first contact), marked as just heard from."""
     at = at or now()

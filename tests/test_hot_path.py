@@ -118,3 +118,30 @@ def test_the_lock_reads_the_conversation_and_a_write_forgets_it(redis_client, re
     assert again.acquire()
     assert empty.load("p2") is None
     again.release()
+
+
+def test_load_ticket_reads_what_the_plain_join_reads(demo, monkeypatch):
+    from models.access import load_ticket
+    from models.db import database
+
+    queries = []
+    original = database.obj.execute_sql
+
+    def spy(*args, **kwargs):
+        queries.append(args)
+        return original(*args, **kwargs)
+
+    for text, category in (("3号楼楼道灯坏了", "power_lighting"), ("垃圾没人收", "sanitation")):
+        filed = lifecycle.submit(demo.resident_1, text, category)
+        plain = (
+            Ticket.select(Ticket, User)
+            .join(User, on=(Ticket.reporter == User.id))
+            .where(Ticket.id == filed.id)
+            .get()
+        )
+        fast = load_ticket(filed.id)
+        assert fast.__data__ == plain.__data__ and not fast.is_dirty()
+        with monkeypatch.context() as patch:
+            patch.setattr(database.obj, "execute_sql", spy)
+            assert fast.reporter.__data__ == plain.reporter.__data__
+        assert queries == []  # the reporter came with the ticket
