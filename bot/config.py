@@ -60,6 +60,9 @@ class Config:
         # How far WeChat's signed timestamp may trail this server's clock before the wait
         # counts against the budget (the stamp is cut to the second; clocks drift).
         self.CLOCK_SLACK_S = float(_env("CLOCK_SLACK_S", "1"))
+        # A message that waited longer than this in a backlog (beyond CLOCK_SLACK_S) is parked
+        # and answered at once; the scheduler replays it and the reply goes out by push.
+        self.SHED_AFTER_S = float(_env("SHED_AFTER_S", "2"))
         self.MAX_SIGNATURE_AGE_S = int(_env("MAX_SIGNATURE_AGE_S", "300"))
         self.DIGEST_HOUR = int(_env("DIGEST_HOUR", "8"))
         self.CONVERSATION_TTL_S = int(_env("CONVERSATION_TTL_S", "1800"))

@@ -124,23 +124,36 @@ class Inbox:
     def _sender(self, openid: str) -> str:
         return self.sender_prefix + openid
 
-    def park(self, inbound: Inbound, dedup_key: str, reason: str) -> Parked:
-        """Keep a message for later; raises redis.RedisError when Redis is down too."""
+    def park(self, inbound: Inbound, dedup_key: str, reason: str, *,
+             answer: tuple[str, int] | None = None, quiet: bool = False) -> Parked:  # fmt: skip
+        """Keep a message for later; raises redis.RedisError when Redis is down too. With
+        `answer` (text, TTL) the dedup key is set to it in the same transaction, so WeChat's
+        retry gets that answer and the message is never both parked and unanswered."""
         entry = Parked(uuid.uuid4().hex, inbound, dedup_key, reason[:200], time.time())
         pipe = self.redis.pipeline(transaction=True)
+        if answer is not None:
+            pipe.set(dedup_key, answer[0], ex=answer[1])
         pipe.set(self._item(entry.id), entry.dumps(), ex=PARK_TTL_S)
         pipe.zadd(self.queue, {entry.id: entry.parked_at})
         pipe.expire(self.queue, PARK_TTL_S)
         pipe.zadd(self._sender(inbound.openid), {entry.id: entry.parked_at})
         pipe.expire(self._sender(inbound.openid), PARK_TTL_S)
         pipe.execute()
-        log.warning("parked a %s message from %s: %s", inbound.kind, mask(inbound.openid),
-                    entry.reason)  # fmt: skip
+        log.log(logging.DEBUG if quiet else logging.WARNING, "parked a %s message from %s: %s",
+                inbound.kind, mask(inbound.openid), entry.reason)  # fmt: skip
         return entry
 
     def waiting(self) -> int:
         """How many messages wait for replay."""
         return self.redis.zcard(self.queue)
+
+    def sender_key(self, openid: str) -> str:
+        """The Redis key of one person's waiting messages (exists while any waits)."""
+        return self._sender(openid)
+
+    def waits_for(self, openid: str) -> bool:
+        """Whether a message of this person still waits (due or not)."""
+        return bool(self.redis.exists(self._sender(openid)))
 
     def adopt(self, entry: Parked, *, parked_answer: str, dedup_ttl_s: int, pending: str,
               alive_suffix: str) -> int:  # fmt: skip
@@ -154,14 +167,21 @@ class Inbox:
                 pending]  # fmt: skip
         return int(self._adopt(keys=keys, args=args))
 
-    def claim(self, now: float | None = None) -> Parked | None:
+    def claim(self, now: float | None = None, *, openid: str | None = None) -> Parked | None:
         """Claim the oldest due entry for CLAIM_LEASE_S, or None when nothing is due. An entry
-        waits while an older one of the same sender is still queued (claimed or not)."""
+        waits while an older one of the same sender is still queued (claimed or not). With
+        `openid`, only that person's oldest entry is a candidate."""
         now = time.time() if now is None else now
-        for entry_id in self.redis.zrangebyscore(self.queue, "-inf", now, start=0, num=50):
+        if openid is None:
+            candidates = self.redis.zrangebyscore(self.queue, "-inf", now, start=0, num=50)
+        else:
+            candidates = self.redis.zrange(self._sender(openid), 0, 4)
+        for entry_id in candidates:
             raw = self.redis.get(self._item(entry_id))
             if raw is None:  # expired: nothing left to replay
                 self.redis.zrem(self.queue, entry_id)
+                if openid is not None:
+                    self.redis.zrem(self._sender(openid), entry_id)
                 continue
             entry = Parked.loads(raw)
             keys = [self.queue, self._sender(entry.inbound.openid)]

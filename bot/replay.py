@@ -27,7 +27,7 @@ from handlers.context import ConversationBusy
 from handlers.inbound import Inbound
 from models import inbound_parked
 from models.enums import Channel
-from models.org import User
+from models.org import user_by_openid
 from models.outbox import enqueue
 
 log = logging.getLogger("sidan.replay")
@@ -72,16 +72,16 @@ def inbox_queue(svc) -> str:
 
 def push_reply(openid: str, reply: str, *, dedupe_key: str) -> bool:
     """Send a reply that could not be the passive answer, once (the outbox key guards it)."""
-    user = User.get_or_none(User.openid == openid)
+    user = user_by_openid(openid)
     if user is None:
         return False
     return enqueue(user, reply, channel=Channel.CS, template="reply", dedupe_key=dedupe_key)
 
 
-def replay_one(svc, box: Inbox) -> bool | None:
-    """Claim and handle one due entry. True: handled; False: nothing due; None: an outage
-    stopped it (the caller should stop for now)."""
-    entry = box.claim()
+def replay_one(svc, box: Inbox, openid: str | None = None) -> bool | None:
+    """Claim and handle one due entry (of `openid` only, when given). True: handled; False:
+    nothing due; None: an outage stopped it (the caller should stop for now)."""
+    entry = box.claim(openid=openid)
     if entry is None:
         return False
     try:
@@ -173,6 +173,17 @@ def _inbound(payload: dict) -> Inbound:
     """A kept message back as an Inbound (fields a newer release dropped are ignored)."""
     names = {f.name for f in dataclasses.fields(Inbound)}
     return Inbound(**{k: v for k, v in payload.items() if k in names})
+
+
+def replay_sender(svc, openid: str, *, limit: int = 5, budget_s: float = 1.0) -> bool:
+    """Replay one person's due messages, oldest first; returns whether any of theirs still
+    waits afterwards (then a new message of theirs must queue behind, to keep their order)."""
+    box = inbox(svc)
+    deadline = time.monotonic() + budget_s
+    for _ in range(limit):
+        if time.monotonic() >= deadline or not replay_one(svc, box, openid):
+            break
+    return box.waits_for(openid)
 
 
 def replay_due(svc, limit: int = 100, budget_s: float = 10.0, *, adopt: bool = True,

@@ -118,9 +118,10 @@ def _admit_and_answer(message, inbound, body: bytes, plain: bool) -> tuple[str, 
     key = _dedup_key(message)
     nonce = guard.nonce_key(svc.key(""), request.args) if plain else ""
     admit = svc.redis.register_script(_ADMIT)
-    verdict, queued = admit(
-        keys=[nonce, svc.key("rate", "wechat", inbound.openid), key, key + ALIVE,
-              replay.inbox_queue(svc)],
+    box = replay.inbox(svc)
+    verdict, queued, behind = admit(
+        keys=[nonce, svc.key("rate", "wechat", inbound.openid), key, key + ALIVE, box.queue,
+              box.sender_key(inbound.openid)],
         args=["1" if plain else "0", hashlib.sha256(body).hexdigest(),
               svc.config.MAX_SIGNATURE_AGE_S * 2, svc.config.WEBHOOK_RATE_PER_MIN,
               guard.RATE_WINDOW_S, PENDING, DEDUP_TTL_S, ALIVE_TTL_S],
@@ -134,7 +135,10 @@ def _admit_and_answer(message, inbound, body: bytes, plain: bool) -> tuple[str, 
     if verdict == "seen":
         metrics.DEDUP_HITS.inc()
         return _answer_of_earlier_delivery(key, inbound, svc)
-    return _run_in_budget(inbound, key, queued=bool(queued))
+    waited = _waited(svc.config.CLOCK_SLACK_S)
+    if waited > svc.config.SHED_AFTER_S:
+        return _shed(svc, inbound, key, waited), "shed"
+    return _run_in_budget(inbound, key, queued=bool(queued), behind=bool(behind))
 
 
 # One round trip for what a delivery must pass before it is acted on, in this order:
@@ -144,25 +148,26 @@ def _admit_and_answer(message, inbound, body: bytes, plain: bool) -> tuple[str, 
 # 2. the person is under WEBHOOK_RATE_PER_MIN in a fixed one-minute window (else 'too_fast');
 # 3. the FromUserName+MsgId claim: the first delivery marks it pending and its worker alive
 #    ('new'); a retry gets 'seen' and waits for the first one's answer.
-# Also returns whether parked messages wait (so the handler replays them first).
-# KEYS: nonce, rate, dedup, alive, inbox queue. ARGV: plain, body digest, nonce TTL, rate
-# limit, rate window, PENDING, dedup TTL, alive TTL.
+# Also returns whether parked messages wait (so the handler replays them first), and whether
+# this sender's do (so this message goes after them).
+# KEYS: nonce, rate, dedup, alive, inbox queue, the sender's parked entries. ARGV: plain, body
+# digest, nonce TTL, rate limit, rate window, PENDING, dedup TTL, alive TTL.
 _ADMIT = """
 if ARGV[1] == '1' and not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[3]) then
   if redis.call('GET', KEYS[1]) ~= ARGV[2] then
-    return {'replayed', 0}
+    return {'replayed', 0, 0}
   end
 end
 local count = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[5], 'NX')
 if count > tonumber(ARGV[4]) then
-  return {'too_fast', 0}
+  return {'too_fast', 0, 0}
 end
 if not redis.call('SET', KEYS[3], ARGV[6], 'NX', 'EX', ARGV[7]) then
-  return {'seen', 0}
+  return {'seen', 0, 0}
 end
 redis.call('SET', KEYS[4], '1', 'EX', ARGV[8])
-return {'new', redis.call('EXISTS', KEYS[5])}
+return {'new', redis.call('EXISTS', KEYS[5]), redis.call('EXISTS', KEYS[6])}
 """
 
 
@@ -328,18 +333,20 @@ class _Alive:
 _heartbeat = _Heartbeat()
 
 
-def _run_in_budget(inbound, key: str, queued: bool | None = None) -> tuple[str, str]:
-    """`queued`: whether parked messages waited when this one was admitted (None: look)."""
+def _run_in_budget(inbound, key: str, queued: bool | None = None,
+                   behind: bool = False) -> tuple[str, str]:  # fmt: skip
+    """`queued`: whether parked messages waited when this one was admitted (None: look);
+    `behind`: whether messages of this sender did."""
     svc = services()
     app = current_app._get_current_object()
     job = _Job()
     request_id = current_request_id()
     alive = _heartbeat.watch(svc.redis, key)
-    future = _executor.submit(_work, app, inbound, key, job, request_id, alive, queued)
+    waited = _waited(svc.config.CLOCK_SLACK_S)
+    future = _executor.submit(_work, app, inbound, key, job, request_id, alive,
+                              (queued, behind, waited > 0))  # fmt: skip
     try:
-        return future.result(
-            timeout=_budget_left(svc.config.REPLY_BUDGET_S, svc.config.CLOCK_SLACK_S)
-        )
+        return future.result(timeout=_budget_left(svc.config.REPLY_BUDGET_S, waited))
     except FutureTimeout:
         with job.lock:
             if not future.done():
@@ -357,13 +364,39 @@ def _run_in_budget(inbound, key: str, queued: bool | None = None) -> tuple[str, 
 MIN_BUDGET_S = 0.05
 
 
-def _budget_left(budget: float, slack: float) -> float:
+def _budget_left(budget: float, waited: float) -> float:
+    return min(budget, max(MIN_BUDGET_S, budget - waited))
+
+
+def _waited(slack: float) -> float:
+    """How long this request waited before reaching us, beyond `slack` (0 when unknown)."""
     try:
         sent = int(request.args.get("timestamp", ""))
     except ValueError:
-        return budget
-    waited = time.time() - sent - slack
-    return min(budget, max(MIN_BUDGET_S, budget - max(0.0, waited)))
+        return 0.0
+    return max(0.0, time.time() - sent - slack)
+
+
+# Shedding. A request that waited past SHED_AFTER_S in a backlog (a burst beyond what the
+# workers can handle) is parked as it is and answered at once: handling it now would make every
+# request behind it wait longer still, until WeChat gives up on them (5 s) and retries, adding
+# load. Parking costs one Redis transaction; the scheduler's replay handles the backlog in
+# arrival order, each person's messages in their order, and the replies go out by push.
+_shed_log = {"at": 0.0, "count": 0}
+
+
+def _shed(svc, inbound, key: str, waited: float) -> str:
+    replay.inbox(svc).park(inbound, key, f"shed after waiting {waited:.1f} s",
+                           answer=(webhook_texts.PARKED, DEDUP_TTL_S), quiet=True)  # fmt: skip
+    # key:alive lapses by itself within ALIVE_TTL_S: the answer is set, so nothing takes over.
+    metrics.PARKED.labels(reason="shed").inc()
+    _shed_log["count"] += 1
+    now = time.monotonic()
+    if now - _shed_log["at"] >= 1.0:  # one line a second, not one per message
+        log.warning("webhook backlog: %d message(s) parked for replay (this one waited %.1f s)",
+                    _shed_log["count"], waited)  # fmt: skip
+        _shed_log.update(at=now, count=0)
+    return webhook_texts.PARKED
 
 
 class _Job:
@@ -372,19 +405,46 @@ class _Job:
         self.late = False
 
 
-def _work(app, inbound, key: str, job: _Job, request_id: str, alive, queued) -> tuple[str, str]:
-    """Handle the message in its own thread with its own DB connection."""
+def _work(app, inbound, key: str, job: _Job, request_id: str, alive,
+          waits: tuple) -> tuple[str, str]:  # fmt: skip
+    """Handle the message in its own thread with its own DB connection. `waits`: whether
+    parked messages waited, whether this sender's did, and whether this request waited in a
+    backlog."""
+    queued, behind, backlogged = waits
     with app.app_context(), bind_request_id(request_id):
         svc = services()
         try:
-            return _handle_and_remember(svc, inbound, key, job, alive, queued)
+            if behind and _sender_still_waits(svc, inbound):
+                return _queue_behind(svc, inbound, key, job), "behind"
+            return _handle_and_remember(svc, inbound, key, job, alive, queued, backlogged)
         finally:
             alive.stop()
             database.close()
 
 
-def _handle_and_remember(svc, inbound, key: str, job: _Job, alive, queued) -> tuple[str, str]:
-    _replay_first(svc, queued)
+def _sender_still_waits(svc, inbound) -> bool:
+    """The sender's parked messages go first; whether one of theirs still waits after that
+    (its cause not gone yet), or cannot be looked at now."""
+    try:
+        return replay.replay_sender(svc, inbound.openid, limit=REPLAY_ON_REQUEST,
+                                    budget_s=REPLAY_ON_REQUEST_S)  # fmt: skip
+    except Exception:
+        log.exception("replaying %s's parked messages first failed", mask(inbound.openid))
+        return True
+
+
+def _queue_behind(svc, inbound, key: str, job: _Job) -> str:
+    """Park a message behind the same person's earlier ones, so they are answered in order."""
+    replay.inbox(svc).park(inbound, key, "behind the sender's earlier parked message",
+                           answer=(webhook_texts.PARKED, DEDUP_TTL_S))  # fmt: skip
+    metrics.PARKED.labels(reason="behind").inc()
+    with job.lock:
+        return "" if job.late else webhook_texts.PARKED
+
+
+def _handle_and_remember(svc, inbound, key: str, job: _Job, alive, queued,
+                         backlogged: bool = False) -> tuple[str, str]:  # fmt: skip
+    _replay_first(svc, queued, backlogged)
     try:
         reply = handle_inbound(inbound, make_context(svc), svc.config)
     except Exception as exc:
@@ -405,9 +465,12 @@ def _handle_and_remember(svc, inbound, key: str, job: _Job, alive, queued) -> tu
     return reply, "ok"
 
 
-def _replay_first(svc, queued: bool | None = None) -> None:
-    """Older parked messages first, so a person's messages keep their order. A failure here
-    is the replay's business: it never costs the live message."""
+def _replay_first(svc, queued: bool | None = None, backlogged: bool = False) -> None:
+    """Older parked messages first (the person's own went first already, see _work). Not in a
+    backlog: replaying there would slow every request behind this one, and the scheduler
+    replays anyway. A failure here is the replay's business: it never costs the live message."""
+    if backlogged:
+        return
     try:
         replay.replay_due(svc, limit=REPLAY_ON_REQUEST, budget_s=REPLAY_ON_REQUEST_S,
                           adopt=False, queued=queued)  # fmt: skip

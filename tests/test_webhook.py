@@ -190,6 +190,9 @@ def test_a_message_that_waited_in_a_queue_answers_at_once_and_follows_by_push(
         return original(message, user, ctx)
 
     monkeypatch.setattr(router, "_handle", slow)
+    # Shedding off, so this measures the budget (a shed message never starts work at all:
+    # tests/test_webhook_backlog.py).
+    monkeypatch.setattr(config, "SHED_AFTER_S", 30.0)
     signer = WeChatSigner(token=config.WECHAT_TOKEN, openid="demo_resident_1")
     query, body = signer.sign(signer.text("帮助"), timestamp=int(time.time()) - 5)
     started = time.monotonic()

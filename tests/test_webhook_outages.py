@@ -59,9 +59,9 @@ def replay_now(app) -> int:
 def pushes_to(openid: str) -> list[str]:
     return [
         row.text
-        for row in Outbound.select().where(
-            (Outbound.openid == openid) & (Outbound.channel == Channel.CS)
-        )
+        for row in Outbound.select()
+        .where((Outbound.openid == openid) & (Outbound.channel == Channel.CS))
+        .order_by(Outbound.id)
     ]
 
 
