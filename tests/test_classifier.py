@@ -4,7 +4,12 @@ Held-out sets (never used for training or for choosing the model):
 - tests/data/labelled_messages.tsv: round 1's held-out set;
 - tests/data/heldout_dev.tsv: half of a set written by a helper who never saw the training data;
 - tests/data/heldout_blind.tsv: 450 messages written on 3 Dec 2026 by a helper who saw only the
-  category definitions; first scored after the training data of that day was fixed.
+  category definitions; first scored after the training data of that day was fixed;
+- tests/data/heldout_fresh.tsv: 500 messages written on 3 Dec 2026 (second session) by another
+  helper who saw only the definitions, first scored on the model shipped before it existed
+  (top-1 0.942, top-3 0.978, one urgent message classified normal). The training data added
+  after that (corpus/train_e.tsv) was written by a helper who never saw this set, but it was
+  commissioned after its misses were read, so from then on the set counts as seen.
 
 The full report is printed to the terminal even under ``pytest -q``. Each assertion is the
 issue's target; where the model honestly falls short, the assertion is the figure reached,
@@ -37,6 +42,7 @@ HELD_OUT = {
     "old": DATA / "labelled_messages.tsv",
     "dev": DATA / "heldout_dev.tsv",
     "blind": DATA / "heldout_blind.tsv",
+    "fresh": DATA / "heldout_fresh.tsv",
 }
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,11 +53,12 @@ FALSE_URGENT_TARGET = 0.02
 MS_PER_MESSAGE_TARGET = 5.0  # CPU time: the machine's 2 cores are shared by many processes
 LOAD_S_TARGET = 2.0
 # Reached at commit time and below the target: regression floors, not goals.
-# (measured: top-1 old 0.952, dev 0.921, blind 0.953; top-3 old 0.989, dev 0.977, blind 0.989.
-# Old top-3 was 0.991 with jieba's full dictionary: one message, traded for 48 MB per process
-# and +0.2-0.3 points of top-1 on every set; see clf_features.MIN_WORD_FREQ.)
-TOP1_FLOOR_BELOW_TARGET = {"old": 0.94, "dev": 0.91}
-TOP3_FLOOR_BELOW_TARGET = {"old": 0.985, "dev": 0.97, "blind": 0.98}
+# (measured: top-1 old 0.952, dev 0.921, blind 0.947, fresh 0.946; top-3 old 0.987, dev 0.972,
+# blind 0.991, fresh 0.990. corpus/train_e.tsv raised fresh from 0.942 / 0.978 and blind's
+# top-3 from 0.989, and cost dev's top-3 half a point and blind's top-1 0.6: see its entry in
+# handlers/data/corpus/PROVENANCE.md.)
+TOP1_FLOOR_BELOW_TARGET = {"old": 0.94, "dev": 0.91, "blind": 0.94, "fresh": 0.94}
+TOP3_FLOOR_BELOW_TARGET = {"old": 0.985, "dev": 0.97}
 CATEGORY_RECALL_FLOOR = 0.6  # worst single category on a held-out set (about 15 messages each)
 ASK_RATE_CEILING = 0.30  # cost of the danger question: share of non-urgent messages asked
 

@@ -12,7 +12,7 @@ from handlers.clf_train import data_fingerprint, load_rows, training_files, trai
 
 HELD_OUT = [
     Path(__file__).parent / "data" / n
-    for n in ("labelled_messages.tsv", "heldout_dev.tsv", "heldout_blind.tsv")
+    for n in ("labelled_messages.tsv", "heldout_dev.tsv", "heldout_blind.tsv", "heldout_fresh.tsv")
 ]
 NEAR_COPY = 0.6  # character-bigram Jaccard similarity
 
