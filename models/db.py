@@ -236,3 +236,51 @@ def insert_new(instance):
     instance._pk = cursor.fetchone()[0] if cursor.description else cursor.lastrowid
     instance._dirty -= {f.name for f in fields} | {pk.name}
     return instance
+
+
+_UPDATE_TEXTS: dict[tuple, tuple[str, tuple[str, ...]] | None] = {}
+
+
+def update_where(model, changes: dict, match: dict) -> int:
+    """`model.update(**changes).where(<each field of match> == value)`, run; the rows it
+    changed. The statement's text is written once per model, set of columns and kind of
+    database, as insert_new does (the lifecycle's compare-and-set update wrote out its columns
+    on every transition). The SET order is read off peewee's own text the first time and the
+    parameters checked against peewee's; anything unusual is built by peewee every time."""
+    meta = model._meta
+    key = (type(database.obj), model, frozenset(changes), tuple(match))
+    entry = _UPDATE_TEXTS.get(key, _UNBUILT)
+    if entry is _UNBUILT:
+        entry = _checked_update(model, changes, match)
+        _UPDATE_TEXTS[key] = entry
+    if entry is None:
+        return _plain_update(model, changes, match).execute()
+    text, order = entry
+    params = [meta.fields[name].db_value(changes[name]) for name in order]
+    params += [meta.fields[name].db_value(value) for name, value in match.items()]
+    return database.execute_sql(text, params).rowcount
+
+
+def _plain_update(model, changes: dict, match: dict):
+    where = [getattr(model, name) == value for name, value in match.items()]
+    condition = where[0]
+    for term in where[1:]:
+        condition &= term
+    return model.update(**changes).where(condition)
+
+
+def _checked_update(model, changes: dict, match: dict) -> tuple[str, tuple[str, ...]] | None:
+    """(text, SET field names in the text's order), or None when the text cannot be reused."""
+    meta = model._meta
+    sql, built = _plain_update(model, changes, match).sql()
+    if " SET " not in sql or " WHERE " not in sql:
+        return None
+    head = sql[sql.index(" SET ") : sql.index(" WHERE ")]
+    by_column = {meta.fields[name].column_name: name for name in changes}
+    at = {head.find(f'"{column}" = '): name for column, name in by_column.items()}
+    if -1 in at or len(at) != len(changes):
+        return None
+    order = tuple(at[i] for i in sorted(at))
+    params = [meta.fields[name].db_value(changes[name]) for name in order]
+    params += [meta.fields[name].db_value(value) for name, value in match.items()]
+    return (sql, order) if list(built) == params else None

@@ -145,3 +145,23 @@ def test_load_ticket_reads_what_the_plain_join_reads(demo, monkeypatch):
             patch.setattr(database.obj, "execute_sql", spy)
             assert fast.reporter.__data__ == plain.reporter.__data__
         assert queries == []  # the reporter came with the ticket
+
+
+def test_update_where_changes_what_the_plain_update_changes(demo):
+    from models import db
+    from models.clock import now
+
+    first = lifecycle.submit(demo.resident_1, "3号楼楼道灯坏了", "power_lighting")
+    second = lifecycle.submit(demo.resident_1, "4号楼楼道灯坏了", "power_lighting")
+    at = now()
+    changes = {"state": State.TAKEN, "assignee": demo.volunteer_1, "taken_at": at,
+               "version": first.version + 1, "updated_at": at}  # fmt: skip
+    match = {"id": first.id, "state": first.state, "version": first.version}
+    assert db.update_where(Ticket, changes, match) == 1
+    Ticket.update(**changes).where(Ticket.id == second.id).execute()
+    fast, plain = Ticket.get_by_id(first.id), Ticket.get_by_id(second.id)
+    for name in changes:
+        assert fast.__data__[name] == plain.__data__[name], name
+    # Written once and reused; a stale version changes nothing.
+    assert [text for text in db._UPDATE_TEXTS.values() if text] != []
+    assert db.update_where(Ticket, changes, match) == 0

@@ -4,7 +4,7 @@ from functools import wraps
 
 from models import notices
 from models.clock import now
-from models.db import insert_new, write_transaction
+from models.db import insert_new, update_where, write_transaction
 from models.enums import ACTIVE_STATES, OPEN_STATES, Action, Role, State, Step
 from models.errors import TicketError
 from models.org import Compound, OrgUnit, User, WorkUnit, responsible_staff
@@ -76,15 +76,8 @@ def move(ticket, action, actor, *, to_state=None, note="", data=None, **changes)
     at = now()
     to_state = to_state or ticket.state
     changes.update(state=to_state, version=ticket.version + 1, updated_at=at)
-    moved = (
-        Ticket.update(**changes)
-        .where(
-            (Ticket.id == ticket.id)
-            & (Ticket.state == ticket.state)
-            & (Ticket.version == ticket.version)
-        )
-        .execute()
-    )
+    match = {"id": ticket.id, "state": ticket.state, "version": ticket.version}
+    moved = update_where(Ticket, changes, match)
     if not moved:
         if action == Action.TAKE:
             raise TicketError(f"手慢了一步，工单 {ticket.number} 已经被别人接走了。", "conflict")
