@@ -2,7 +2,7 @@
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import peewee
 import redis
@@ -26,6 +26,7 @@ class Services:
     config: Config
     redis: object
     transport: gateway.Transport
+    _inbox: object = field(default=None, repr=False, compare=False)  # bot.replay.inbox's
 
     def key(self, *parts) -> str:
         """A Redis key in this deployment's namespace."""

@@ -106,6 +106,7 @@ class Inbox:
 
     def __init__(self, redis_client, prefix: str):
         self.redis = redis_client
+        self.prefix = prefix
         self.queue = self.queue_key(prefix)
         self.dead = f"{prefix}inbox:dead"
         self.item_prefix = f"{prefix}inbox:item:"

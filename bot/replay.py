@@ -61,8 +61,12 @@ def reason_label(exc: BaseException) -> str:
 
 
 def inbox(svc) -> Inbox:
-    """The deployment's parked messages."""
-    return Inbox(svc.redis, svc.config.REDIS_PREFIX)
+    """The deployment's parked messages (one Inbox per Redis client and prefix: the webhook
+    asks on every message)."""
+    box = getattr(svc, "_inbox", None)
+    if box is None or box.redis is not svc.redis or box.prefix != svc.config.REDIS_PREFIX:
+        box = svc._inbox = Inbox(svc.redis, svc.config.REDIS_PREFIX)
+    return box
 
 
 def inbox_queue(svc) -> str:
