@@ -387,6 +387,7 @@ class World:
 def report_texts() -> list[str]:
     """Real-style resident messages (tests/data) that the classifier files as normal with
     confidence, so the first message is answered with the summary to confirm."""
+    from handlers import smalltalk
     from handlers.classifier import classify
     from handlers.commands import fixed_command, parse_command, parse_rating
 
@@ -398,8 +399,8 @@ def report_texts() -> list[str]:
     for text in candidates:
         if not text or "\n" in text or any(n in text for n in ("小区", "苑", "花园", "新村")):
             continue
-        if fixed_command(text) or parse_command(text) or parse_rating(text):
-            continue
+        if fixed_command(text) or parse_command(text) or parse_rating(text) or smalltalk.kind(text):
+            continue  # a command, a rating or a greeting (在吗) is not a report
         result = classify(text)
         if result.is_confident and result.urgency == "normal" and result.category != "other":
             out.append(text)
