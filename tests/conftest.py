@@ -133,6 +133,9 @@ def config(_schema, redis_client, redis_prefix, tmp_path):
         WECHAT_SECRET=None,
         WECHAT_AES_KEY=None,
         MEDIA_ROOT=str(tmp_path / "media"),
+        # A test's request is never shed by accident when the machine is slow to serve it
+        # (it is signed when sent); tests/test_webhook_backlog.py sheds on purpose.
+        SHED_AFTER_S=30.0,
         TESTING=True,
     )
 
