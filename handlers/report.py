@@ -46,8 +46,9 @@ def _absorb_text(text: str, data: dict) -> None:
     corrected = words.correction(text) if data.get("text") else None
     if corrected is not None:
         mention = _absorb_place_only(corrected, data)
-        if not mention.is_empty:
-            return
+        if not mention.is_empty and _only_place(corrected, mention):
+            return  # "不对，是5号楼": the place was all it corrected
+        # "不对 是楼道灯 3单元": the words correct the problem too; they join the description
     text = smalltalk.without_small_talk(text)
     mention = _absorb_place_only(text, data)
     if _only_place(text, mention):

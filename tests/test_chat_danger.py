@@ -88,3 +88,18 @@ def test_the_question_shares_the_message_with_the_next_one_so_confirm_still_file
     assert first.startswith(QUESTION) and "请确认报事内容" in first
     ticket = Ticket.get_by_id(number_in(resident.say("确认")))
     assert ticket.urgency != "urgent" and ticket.text == UNSURE
+
+
+def test_urgent_advice_fits_a_medical_emergency(chat, demo):
+    """An urgent report's first advice names the number that helps: 120 for a medical
+    emergency or a power cut on someone's life-support, not only the fire brigade's."""
+    resident = chat("demo_resident_1")
+    reply = resident.say("我爸把一整板安眠药都吃了 现在昏昏沉沉的叫不醒")
+    if "回复 1 立即上报" in reply:
+        reply = resident.say("1")
+    assert "工单号" in reply and "120" in reply
+    other = chat("demo_resident_2")
+    reply = other.say("家里突然停电 我妈在用呼吸机 没有备用电源")
+    if "回复 1 立即上报" in reply:
+        reply = other.say("1")
+    assert "工单号" in reply and "120" in reply

@@ -181,3 +181,12 @@ def test_a_supervisor_in_their_own_words(chat, demo):
     assert supervisor.say("今天怎么样").startswith("【今日概况】")
     lost = supervisor.say("这个月怎么样")  # no monthly figure in chat: say what there is
     assert "没看懂" in lost and "本周概况" in lost and "督办 #编号" in lost
+
+
+def test_a_correction_of_the_problem_is_kept_not_only_its_place(chat, demo):
+    resident = chat("demo_resident_2")
+    resident.say("楼下那个路灯坏了好几天")
+    summary = resident.say("不对 是楼道灯 3单元")
+    assert "楼道灯" in summary and "3单元" in summary
+    ticket = Ticket.get_by_id(number_in(resident.say("确认")))
+    assert "楼道灯" in ticket.text and ticket.unit_no == "3"
