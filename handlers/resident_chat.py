@@ -35,6 +35,10 @@ def during_draft(message, text: str, user, ctx) -> str | None:
     if smalltalk.kind(text) == smalltalk.NEVER_MIND:
         ctx.store.clear(user.openid)
         return texts.CANCELLED
+    progress = _progress_in_own_words(text, user)
+    if progress is not None:  # a taker's '到了，正在修' answers no draft menu: it is the job's
+        ctx.store.clear(user.openid)
+        return progress + rtexts.DRAFT_DROPPED
     if _word_rating(text):
         rated = resident.try_rating(user, text)
         if rated:
@@ -88,6 +92,7 @@ PROGRESS_CUES = (
     "到了", "到现场", "在现场", "在修", "正在", "处理中", "处理好", "修好", "弄好", "搞定",
     "完成", "联系了", "联系过", "联系不上", "马上", "稍后", "在路上", "出发", "换了", "换好",
     "买了", "配件", "看过了", "检查了", "已处理", "已经处理", "清理好", "清理完",
+    "接了", "已接", "这就去", "我去看", "交给我",
 )  # fmt: skip
 
 

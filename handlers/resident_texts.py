@@ -27,6 +27,8 @@ PROGRESS_IN_OWN_WORDS = (
     "已记为工单 {number} 的进展，并告诉了居民。办好后回复“办结 {number}”。"
     "如果这是要报的新问题，请回复“报事”再说。"
 )
+# After a progress line when a report draft was open (a taker's words answered no menu of it).
+DRAFT_DROPPED = "\n刚才那条没有当作新问题上报。"
 PROGRESS_WHICH = (
     "您手上有 {numbers} 几张工单，请回复“进度 #编号 内容”，比如“进度 #{number} 已到现场”。"
 )

@@ -190,3 +190,16 @@ def test_a_correction_of_the_problem_is_kept_not_only_its_place(chat, demo):
     assert "楼道灯" in summary and "3单元" in summary
     ticket = Ticket.get_by_id(number_in(resident.say("确认")))
     assert "楼道灯" in ticket.text and ticket.unit_no == "3"
+
+
+def test_a_volunteers_progress_words_win_over_a_draft_they_left_open(chat, demo):
+    """Played on a clean clone: '我接了' started a report draft, and every later word about the
+    job was taken as an answer to its menu."""
+    number, volunteer = _taken(chat, "3号楼楼道灯坏了")
+    assert f"工单 #{number} 的进展" in volunteer.say("我接了")  # no draft, no category menu
+    assert "请确认报事内容" in volunteer.say("灯泡型号不对")  # a draft, as from anyone
+    reply = volunteer.say("到了 正在修")
+    assert f"工单 #{number} 的进展" in reply and "没有当作新问题上报" in reply
+    volunteer.say("确认")
+    assert Ticket.select().count() == 1  # the draft was dropped: "确认" files nothing
+    assert "到了 正在修" in chat("demo_resident_1").say(f"查询 #{number}")
