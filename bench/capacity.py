@@ -132,38 +132,24 @@ def burst(args, world) -> dict:
         bench = webhook.Bench(wargs, servers, world)
         # Warmed up paced and signed when due: wrk's pool is signed before its run, and with
         # production's slack its trailing stamps would be shed as a backlog.
-        start = time.time() + SIGNING_LEAD_S
+        sidan = servers.urls["sidan"] + "/wechat"
         warm = world.first_messages(int(WARM_UP_RATE * args.warmup))
-        pool = load.signed_pool(TOKEN, warm, rate=WARM_UP_RATE, start=start)
-        time.sleep(max(0.0, start - time.time()))
-        load.run_paced(servers.urls["sidan"] + "/wechat", pool, rate=WARM_UP_RATE,
-                       marker=MARKERS["a"], timeout_s=30)  # fmt: skip
+        _paced_when_due(sidan, warm, WARM_UP_RATE, MARKERS["a"])
         # Signed with the second each is due to be sent, as WeChat signs: a message that then
-        # waits in the server's queue shows its age, and Sidan shortens its budget by it.
-        start = time.time() + SIGNING_LEAD_S
-        pool = load.signed_pool(TOKEN, world.first_messages(n), rate=rate, start=start)
-        time.sleep(max(0.0, start - time.time()))
+        # waits in the server's queue shows its age, and Sidan sheds it or shortens its budget.
         log(f"burst: {n} first messages at {rate:.0f}/s (open loop)")
-        sent_from = time.time()
-        result = load.run_paced(servers.urls["sidan"] + "/wechat", pool, rate=rate,
-                                marker=MARKERS["a"], timeout_s=30)  # fmt: skip
+        result, sent_from = _paced_when_due(sidan, world.first_messages(n), rate, MARKERS["a"])
         rss = worker_rss(servers.pid("sidan"))
         backlog = replay_backlog(args, sent_from)
-        # The same burst on the same-work floor: is a slow answer Sidan's or the machine's?
-        bench.yardstick_wrk("floor", "a", duration=args.warmup)
-        start = time.time() + SIGNING_LEAD_S
-        pool = load.signed_pool(TOKEN, world.echo_messages("a", n), rate=rate, start=start)
-        time.sleep(max(0.0, start - time.time()))
-        floor = load.run_paced(servers.urls["floor"] + "/wechat", pool, rate=rate,
-                               marker=webhook.FLOOR_MARKER, timeout_s=30)  # fmt: skip
-        # And on the echo bot: what this machine and this client reach when the server does
-        # next to nothing (the paced client shares the 2 cores).
-        bench.yardstick_wrk("echo", "a", duration=args.warmup)
-        start = time.time() + SIGNING_LEAD_S
-        pool = load.signed_pool(TOKEN, world.echo_messages("a", n), rate=rate, start=start)
-        time.sleep(max(0.0, start - time.time()))
-        echo = load.run_paced(servers.urls["echo"] + "/wechat", pool, rate=rate,
-                              marker=webhook.ECHO_MARKER, timeout_s=30)  # fmt: skip
+        # The same burst on the same-work floor: is a slow answer Sidan's or the machine's? And
+        # on the echo bot: what this machine and this client reach when the server does next
+        # to nothing (the paced client shares the 2 cores).
+        yardsticks = {}
+        for name, marker in (("floor", webhook.FLOOR_MARKER), ("echo", webhook.ECHO_MARKER)):
+            bench.yardstick_wrk(name, "a", duration=args.warmup)
+            yardsticks[name], _ = _paced_when_due(servers.urls[name] + "/wechat",
+                                                  world.echo_messages("a", n), rate, marker)  # fmt: skip
+        floor, echo = yardsticks["floor"], yardsticks["echo"]
     row = {
         "rate": rate,
         "messages": n,
@@ -185,6 +171,15 @@ def burst(args, world) -> dict:
     }
     log(f"burst {row}")
     return row
+
+
+def _paced_when_due(url: str, messages, rate: float, marker: str):
+    """Sign each message with the second it is due (as WeChat signs), send them open loop at
+    `rate`; the result, and when the first was due."""
+    start = time.time() + SIGNING_LEAD_S
+    pool = load.signed_pool(TOKEN, messages, rate=rate, start=start)
+    time.sleep(max(0.0, start - time.time()))
+    return load.run_paced(url, pool, rate=rate, marker=marker, timeout_s=30), start
 
 
 def _paced_row(result) -> dict:

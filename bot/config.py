@@ -63,6 +63,9 @@ class Config:
         # A message that waited longer than this in a backlog (beyond CLOCK_SLACK_S) is parked
         # and answered at once; the scheduler replays it and the reply goes out by push.
         self.SHED_AFTER_S = float(_env("SHED_AFTER_S", "2"))
+        # ... and so is a message arriving while more than this many wait for a handler
+        # thread in this process (0: only the wait counts).
+        self.SHED_QUEUE = int(_env("SHED_QUEUE", "16"))
         self.MAX_SIGNATURE_AGE_S = int(_env("MAX_SIGNATURE_AGE_S", "300"))
         self.DIGEST_HOUR = int(_env("DIGEST_HOUR", "8"))
         self.CONVERSATION_TTL_S = int(_env("CONVERSATION_TTL_S", "1800"))

@@ -136,7 +136,7 @@ def _admit_and_answer(message, inbound, body: bytes, plain: bool) -> tuple[str, 
         metrics.DEDUP_HITS.inc()
         return _answer_of_earlier_delivery(key, inbound, svc)
     waited = _waited(svc.config.CLOCK_SLACK_S)
-    if waited > svc.config.SHED_AFTER_S:
+    if waited > svc.config.SHED_AFTER_S or _swamped(svc.config.SHED_QUEUE):
         return _shed(svc, inbound, key, waited), "shed"
     return _run_in_budget(inbound, key, queued=bool(queued), behind=bool(behind))
 
@@ -383,6 +383,12 @@ def _waited(slack: float) -> float:
 # load. Parking costs one Redis transaction; the scheduler's replay handles the backlog in
 # arrival order, each person's messages in their order, and the replies go out by push.
 _shed_log = {"at": 0.0, "count": 0}
+
+
+def _swamped(limit: int) -> bool:
+    """More than `limit` messages of this process wait for a handler thread: a backlog is
+    forming here before any request has waited long (0: never)."""
+    return limit > 0 and _executor._work_queue.qsize() > limit
 
 
 def _shed(svc, inbound, key: str, waited: float) -> str:

@@ -136,6 +136,7 @@ def config(_schema, redis_client, redis_prefix, tmp_path):
         # A test's request is never shed by accident when the machine is slow to serve it
         # (it is signed when sent); tests/test_webhook_backlog.py sheds on purpose.
         SHED_AFTER_S=30.0,
+        SHED_QUEUE=0,
         TESTING=True,
     )
 

@@ -119,3 +119,27 @@ def test_in_a_backlog_a_request_handles_its_own_message_and_leaves_the_rest_to_t
     # Out of the backlog, a live message replays parked ones first, as before.
     assert "我的工单" in chat("demo_resident_2").say("帮助")
     assert box.waiting() == 0
+
+
+def test_a_message_arriving_while_the_handlers_are_swamped_is_shed_at_once(
+    app, chat, demo, monkeypatch
+):
+    """A burst fills the handler threads before any request has waited long: past SHED_QUEUE
+    messages waiting for a thread in this process, the next is parked and answered at once."""
+    import threading
+
+    svc = app.extensions["sidan"]
+    monkeypatch.setattr(svc.config, "SHED_QUEUE", 2)
+    release = threading.Event()
+    busy = [webhook._executor.submit(release.wait, 30) for _ in range(16 + 3)]
+    try:
+        answer = chat("demo_resident_1").say(LAMP)  # signed just now: it did not wait
+        assert answer == says.PARKED
+        assert replay.inbox(svc).waiting() == 1
+    finally:
+        release.set()
+        for job in busy:
+            job.result(timeout=30)
+    assert replay_now(app) == 1
+    [pushed] = pushes_to("demo_resident_1")
+    assert pushed == chat("demo_resident_2").say(LAMP)
