@@ -69,11 +69,6 @@ def inbox(svc) -> Inbox:
     return box
 
 
-def inbox_queue(svc) -> str:
-    """The Redis key of the deployment's due parked messages."""
-    return Inbox.queue_key(svc.config.REDIS_PREFIX)
-
-
 def push_reply(openid: str, reply: str, *, dedupe_key: str) -> bool:
     """Send a reply that could not be the passive answer, once (the outbox key guards it)."""
     user = user_by_openid(openid)

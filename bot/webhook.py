@@ -378,10 +378,11 @@ def _waited(slack: float) -> float:
 
 
 # Shedding. A request that waited past SHED_AFTER_S in a backlog (a burst beyond what the
-# workers can handle) is parked as it is and answered at once: handling it now would make every
-# request behind it wait longer still, until WeChat gives up on them (5 s) and retries, adding
-# load. Parking costs one Redis transaction; the scheduler's replay handles the backlog in
-# arrival order, each person's messages in their order, and the replies go out by push.
+# workers can handle), or that arrives while more than SHED_QUEUE messages of this process wait
+# for a handler thread, is parked as it is and answered at once: handling it now would make
+# every request behind it wait longer still, until WeChat gives up on them (5 s) and retries,
+# adding load. Parking costs one Redis transaction; the scheduler's replay handles the backlog
+# in arrival order, each person's messages in their order, and the replies go out by push.
 _shed_log = {"at": 0.0, "count": 0}
 
 
@@ -392,10 +393,8 @@ def _swamped(limit: int) -> bool:
 
 
 def _shed(svc, inbound, key: str, waited: float) -> str:
-    replay.inbox(svc).park(inbound, key, f"shed after waiting {waited:.1f} s",
-                           answer=(webhook_texts.PARKED, DEDUP_TTL_S), quiet=True)  # fmt: skip
+    _park_answered(svc, inbound, key, f"shed after waiting {waited:.1f} s", "shed", quiet=True)
     # key:alive lapses by itself within ALIVE_TTL_S: the answer is set, so nothing takes over.
-    metrics.PARKED.labels(reason="shed").inc()
     _shed_log["count"] += 1
     now = time.monotonic()
     if now - _shed_log["at"] >= 1.0:  # one line a second, not one per message
@@ -403,6 +402,13 @@ def _shed(svc, inbound, key: str, waited: float) -> str:
                     _shed_log["count"], waited)  # fmt: skip
         _shed_log.update(at=now, count=0)
     return webhook_texts.PARKED
+
+
+def _park_answered(svc, inbound, key: str, reason: str, label: str, quiet: bool = False) -> None:
+    """Park a message for replay with the parked answer set for WeChat's retries, at once."""
+    replay.inbox(svc).park(inbound, key, reason, answer=(webhook_texts.PARKED, DEDUP_TTL_S),
+                           quiet=quiet)  # fmt: skip
+    metrics.PARKED.labels(reason=label).inc()
 
 
 class _Job:
@@ -441,9 +447,7 @@ def _sender_still_waits(svc, inbound) -> bool:
 
 def _queue_behind(svc, inbound, key: str, job: _Job) -> str:
     """Park a message behind the same person's earlier ones, so they are answered in order."""
-    replay.inbox(svc).park(inbound, key, "behind the sender's earlier parked message",
-                           answer=(webhook_texts.PARKED, DEDUP_TTL_S))  # fmt: skip
-    metrics.PARKED.labels(reason="behind").inc()
+    _park_answered(svc, inbound, key, "behind the sender's earlier parked message", "behind")
     with job.lock:
         return "" if job.late else webhook_texts.PARKED
 
