@@ -148,6 +148,12 @@ def dispatch(ticket_id, actor: User, *, to_user=None, to_unit=None, to_pool=Fals
     require_dispatcher(actor, ticket)
     if ticket.state == State.DISPATCHED and (ticket.assignee_id or ticket.work_unit_id):
         raise TicketError(f"工单 {ticket.number} 已经派出，要换人请用“转单”。", "conflict")
+    if ticket.state == State.DISPATCHED and ticket.in_pool and to_pool:
+        raise TicketError(
+            f"工单 {ticket.number} 已经在志愿者接单池里，正等志愿者接单；"
+            f"要指定人办理请用“转单 {ticket.number} 给 姓名”。",
+            "conflict",
+        )
     changes = _target_changes(actor, ticket, to_user, to_unit, to_pool)
     ticket = move(
         ticket, Action.DISPATCH, actor, to_state=State.DISPATCHED, note=note,
