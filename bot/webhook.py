@@ -106,9 +106,9 @@ def _keep_without_redis(message, inbound, body: bytes, plain: bool, exc) -> tupl
         abort(403)
     if kept == "parked":
         metrics.PARKED.labels(reason="redis").inc()
-        return webhook_texts.PARKED, "parked"
+        return webhook_texts.parked(inbound), "parked"
     metrics.DEDUP_HITS.inc()
-    return webhook_texts.PARKED, "retry"
+    return webhook_texts.parked(inbound), "retry"
 
 
 def _admit_and_answer(message, inbound, body: bytes, plain: bool) -> tuple[str, str]:
@@ -401,12 +401,12 @@ def _shed(svc, inbound, key: str, waited: float) -> str:
         log.warning("webhook backlog: %d message(s) parked for replay (this one waited %.1f s)",
                     _shed_log["count"], waited)  # fmt: skip
         _shed_log.update(at=now, count=0)
-    return webhook_texts.PARKED
+    return webhook_texts.parked(inbound)
 
 
 def _park_answered(svc, inbound, key: str, reason: str, label: str, quiet: bool = False) -> None:
     """Park a message for replay with the parked answer set for WeChat's retries, at once."""
-    replay.inbox(svc).park(inbound, key, reason, answer=(webhook_texts.PARKED, DEDUP_TTL_S),
+    replay.inbox(svc).park(inbound, key, reason, answer=(webhook_texts.parked(inbound), DEDUP_TTL_S),
                            quiet=quiet)  # fmt: skip
     metrics.PARKED.labels(reason=label).inc()
 
@@ -449,7 +449,7 @@ def _queue_behind(svc, inbound, key: str, job: _Job) -> str:
     """Park a message behind the same person's earlier ones, so they are answered in order."""
     _park_answered(svc, inbound, key, "behind the sender's earlier parked message", "behind")
     with job.lock:
-        return "" if job.late else webhook_texts.PARKED
+        return "" if job.late else webhook_texts.parked(inbound)
 
 
 def _handle_and_remember(svc, inbound, key: str, job: _Job, alive, queued,
@@ -510,7 +510,7 @@ def _park(svc, inbound, key: str, exc: Exception, job: _Job) -> str:
     reason = f"{type(exc).__name__}: {exc}"
     try:
         replay.inbox(svc).park(inbound, key, reason)
-        svc.redis.set(key, webhook_texts.PARKED, ex=DEDUP_TTL_S)
+        svc.redis.set(key, webhook_texts.parked(inbound), ex=DEDUP_TTL_S)
     except redis.RedisError as redis_exc:
         # Redis went away meanwhile: keep it in the database. With both gone nothing can be
         # kept: the error propagates and the request answers 503 (WeChat tries again).
@@ -522,4 +522,4 @@ def _park(svc, inbound, key: str, exc: Exception, job: _Job) -> str:
             raise
     metrics.PARKED.labels(reason=replay.reason_label(exc)).inc()
     with job.lock:
-        return "" if job.late else webhook_texts.PARKED
+        return "" if job.late else webhook_texts.parked(inbound)

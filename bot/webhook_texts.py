@@ -8,3 +8,16 @@ PARKED = (
 # Redis and the database both down: nothing was kept, so the person must send again.
 BUSY = "抱歉，系统正在维护，这条消息没能收到。请过几分钟再发一次。"
 TOO_FAST = "您发得太快了，请稍等一分钟再发。"
+# A new follower's welcome waits in the same backlog; they have not asked anything yet.
+PARKED_WELCOME = "欢迎关注！系统正忙，使用说明稍后发给您。有问题可以直接发文字、语音或照片给我们。"
+# Events nobody sees an answer to (unfollowing, the location WeChat reports by itself).
+_SILENT_EVENTS = {"unsubscribe", "location"}
+
+
+def parked(inbound) -> str:
+    """The answer for a message parked to be handled later, fitting what was sent."""
+    if inbound.kind == "event" and inbound.event in _SILENT_EVENTS:
+        return ""
+    if inbound.kind == "event" and inbound.event == "subscribe":
+        return PARKED_WELCOME
+    return PARKED

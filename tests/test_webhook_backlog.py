@@ -143,3 +143,19 @@ def test_a_message_arriving_while_the_handlers_are_swamped_is_shed_at_once(
     assert replay_now(app) == 1
     [pushed] = pushes_to("demo_resident_1")
     assert pushed == chat("demo_resident_2").say(LAMP)
+
+
+def test_a_new_follower_shed_in_a_backlog_is_welcomed_and_gets_the_welcome_by_push(app, chat, demo):
+    svc = app.extensions["sidan"]
+    newcomer = chat("newcomer_1")
+    waited = svc.config.CLOCK_SLACK_S + svc.config.SHED_AFTER_S + 2
+    answer, _, _ = send_signed_at(newcomer, newcomer.signer.event("subscribe"),
+                                  time.time() - waited)  # fmt: skip
+    assert answer == says.PARKED_WELCOME  # not "收到您的消息了": they sent none
+    assert replay_now(app) == 1
+    assert texts.WELCOME in pushes_to("newcomer_1")
+    # Unfollowing is answered with nothing (no one reads it), parked or not.
+    answer, _, _ = send_signed_at(newcomer, newcomer.signer.event("unsubscribe"),
+                                  time.time() - waited)  # fmt: skip
+    assert answer == ""
+    assert replay_now(app) == 1
