@@ -406,8 +406,8 @@ def _shed(svc, inbound, key: str, waited: float) -> str:
 
 def _park_answered(svc, inbound, key: str, reason: str, label: str, quiet: bool = False) -> None:
     """Park a message for replay with the parked answer set for WeChat's retries, at once."""
-    replay.inbox(svc).park(inbound, key, reason, answer=(webhook_texts.parked(inbound), DEDUP_TTL_S),
-                           quiet=quiet)  # fmt: skip
+    answer = (webhook_texts.parked(inbound), DEDUP_TTL_S)
+    replay.inbox(svc).park(inbound, key, reason, answer=answer, quiet=quiet)
     metrics.PARKED.labels(reason=label).inc()
 
 
