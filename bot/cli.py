@@ -193,13 +193,20 @@ def classify_cmd(text, path, retrain, report, out):
     """Print the category and urgency the classifier gives a message, as JSON."""
     if retrain or report:
         from handlers import clf_report
+        from models import schema
 
         app = create_app(Config(), warm_classifier=False)
         with app.app_context():
+            # A database never initialised holds no corrections and no tickets: say so and
+            # go on with the training files alone.
+            has_db = schema.current_version() is not None
+            if not has_db:
+                click.echo("no Sidan tables in the database yet (sidan init-db creates them): "
+                           "using the training files alone", err=True)  # fmt: skip
             if retrain:
-                click.echo(clf_report.retrain(out))
+                click.echo(clf_report.retrain(out, corrections=has_db))
             if report:
-                click.echo(clf_report.report())
+                click.echo(clf_report.report(live=has_db))
         return
     from handlers.classifier import classify
 

@@ -14,13 +14,14 @@ from pathlib import Path
 from handlers.classifier import CATEGORY_NAMES, get_model, model_path, reset_model
 
 
-def retrain(out: str | None = None) -> str:
-    """Refit with every dispatcher's correction folded in; returns a summary line."""
+def retrain(out: str | None = None, corrections: bool = True) -> str:
+    """Refit with every dispatcher's correction folded in (none with `corrections` False: a
+    database without tables); returns a summary line."""
     from handlers.clf_train import retrain as fit_and_save
     from models.corrections import labelled_examples
 
     path = Path(out) if out else model_path()
-    extra = labelled_examples()
+    extra = labelled_examples() if corrections else []
     arrays = fit_and_save(path, extra)
     if not out or Path(out) == model_path():
         reset_model()
@@ -50,7 +51,8 @@ def live_recall() -> dict[str, tuple[int, int]]:
     return {c: (total[c], fixed[c]) for c in total}
 
 
-def report() -> str:
+def report(live: bool = True) -> str:
+    """The report; with `live` False (a database without tables) the live columns are empty."""
     from models.corrections import confusion_pairs
 
     model = get_model()
@@ -61,7 +63,7 @@ def report() -> str:
             strict=True,
         )
     )
-    live = live_recall()
+    live = live_recall() if live else {}
     lines = [
         f"model: {int(model.arrays['n_rows'])} training examples, cross-validated top-1 "
         f"{float(model.arrays['cv_top1']):.3f}",
@@ -71,7 +73,7 @@ def report() -> str:
         n, fixed = live.get(code, (0, 0))
         live_cell = f"{(n - fixed) / n:13.3f}" if n else f"{'-':>13}"
         lines.append(f"{code:<22}{cv.get(code, 0.0):10.3f}{n:9d}{fixed:11d}{live_cell}")
-    pairs = confusion_pairs()
+    pairs = confusion_pairs() if live else []
     lines.append("confusions in dispatchers' corrections (classified as -> corrected to):")
     lines += [f"  {old} -> {new}: {n}" for old, new, n in pairs] or ["  none yet"]
     return "\n".join(lines)

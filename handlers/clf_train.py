@@ -19,6 +19,8 @@ TRAINING_FILES = (
     "corpus/train_c.tsv",
     "corpus/train_d.tsv",
     "corpus/train_e.tsv",
+    "corpus/train_f.tsv",
+    "corpus/train_h.tsv",
 )
 # Dispatchers' corrections exported by `sidan classify --retrain` (may be absent).
 CORRECTIONS_FILE = "corrections.tsv"

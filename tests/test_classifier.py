@@ -1,4 +1,4 @@
-"""Classifier quality on three held-out sets, plus unit tests of its behaviour.
+"""Classifier quality on five held-out sets, plus unit tests of its behaviour.
 
 Held-out sets (never used for training or for choosing the model):
 - tests/data/labelled_messages.tsv: round 1's held-out set;
@@ -9,7 +9,12 @@ Held-out sets (never used for training or for choosing the model):
   helper who saw only the definitions, first scored on the model shipped before it existed
   (top-1 0.942, top-3 0.978, one urgent message classified normal). The training data added
   after that (corpus/train_e.tsv) was written by a helper who never saw this set, but it was
-  commissioned after its misses were read, so from then on the set counts as seen.
+  commissioned after its misses were read, so from then on the set counts as seen;
+- tests/data/heldout_unseen.tsv: 520 messages written on 3 Dec 2026 (third session) by a helper
+  who saw only the definitions and none of the other sets. First score, on the model shipped
+  before it existed: top-1 0.937, top-3 0.988, one urgent message classified normal. The
+  training data added after that (corpus/train_f.tsv, train_h.tsv) was commissioned before
+  anyone read this set's results, from helpers who never saw it.
 
 The full report is printed to the terminal even under ``pytest -q``. Each assertion is the
 issue's target; where the model honestly falls short, the assertion is the figure reached,
@@ -43,6 +48,7 @@ HELD_OUT = {
     "dev": DATA / "heldout_dev.tsv",
     "blind": DATA / "heldout_blind.tsv",
     "fresh": DATA / "heldout_fresh.tsv",
+    "unseen": DATA / "heldout_unseen.tsv",
 }
 REPO = Path(__file__).resolve().parent.parent
 
@@ -53,12 +59,11 @@ FALSE_URGENT_TARGET = 0.02
 MS_PER_MESSAGE_TARGET = 5.0  # CPU time: the machine's 2 cores are shared by many processes
 LOAD_S_TARGET = 2.0
 # Reached at commit time and below the target: regression floors, not goals.
-# (measured: top-1 old 0.952, dev 0.921, blind 0.947, fresh 0.946; top-3 old 0.987, dev 0.972,
-# blind 0.991, fresh 0.990. corpus/train_e.tsv raised fresh from 0.942 / 0.978 and blind's
-# top-3 from 0.989, and cost dev's top-3 half a point and blind's top-1 0.6: see its entry in
-# handlers/data/corpus/PROVENANCE.md.)
-TOP1_FLOOR_BELOW_TARGET = {"old": 0.94, "dev": 0.91, "blind": 0.94, "fresh": 0.94}
-TOP3_FLOOR_BELOW_TARGET = {"old": 0.985, "dev": 0.97}
+# (measured with corpus/train_f.tsv and train_h.tsv: top-1 old 0.952, dev 0.941, blind 0.962,
+# fresh 0.960, unseen 0.946; top-3 old 0.993, dev 0.983, blind 0.991, fresh 0.992, unseen
+# 0.987. See handlers/data/corpus/PROVENANCE.md for what each training file changed.)
+TOP1_FLOOR_BELOW_TARGET = {"dev": 0.935, "unseen": 0.94}
+TOP3_FLOOR_BELOW_TARGET = {"dev": 0.98, "unseen": 0.985}
 CATEGORY_RECALL_FLOOR = 0.6  # worst single category on a held-out set (about 15 messages each)
 ASK_RATE_CEILING = 0.30  # cost of the danger question: share of non-urgent messages asked
 

@@ -12,7 +12,13 @@ from handlers.clf_train import data_fingerprint, load_rows, training_files, trai
 
 HELD_OUT = [
     Path(__file__).parent / "data" / n
-    for n in ("labelled_messages.tsv", "heldout_dev.tsv", "heldout_blind.tsv", "heldout_fresh.tsv")
+    for n in (
+        "labelled_messages.tsv",
+        "heldout_dev.tsv",
+        "heldout_blind.tsv",
+        "heldout_fresh.tsv",
+        "heldout_unseen.tsv",
+    )
 ]
 NEAR_COPY = 0.6  # character-bigram Jaccard similarity
 

@@ -57,3 +57,20 @@ def test_report_prints_recall_and_the_confusions_of_real_corrections(sidan, demo
     # CV recall, 3 tickets, 2 corrected, live recall 1/3
     assert line.split()[2:] == ["3", "2", "0.333"]
     assert "fire_safety" in out and "cross-validated" in out
+
+
+def test_on_a_database_never_initialised_report_and_retrain_use_the_training_files_alone(
+    tmp_path, monkeypatch, config
+):
+    """A fresh machine (no `sidan init-db` yet): no traceback, a note, and the work done."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("REDIS_URL", config.REDIS_URL)
+    runner = CliRunner()
+    report = runner.invoke(main, ["classify", "--report"], catch_exceptions=False)
+    assert report.exit_code == 0
+    assert "sidan init-db" in report.output and "none yet" in report.output
+    out = tmp_path / "model.npz"
+    retrain = runner.invoke(main, ["classify", "--retrain", "--out", str(out)],
+                            catch_exceptions=False)  # fmt: skip
+    assert retrain.exit_code == 0
+    assert "0 from dispatchers' corrections" in retrain.output and out.exists()
