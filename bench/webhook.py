@@ -483,12 +483,15 @@ class Bench:
     def yardstick_wrk(self, name: str, scenario: str, duration=None) -> load.Result:
         """The echo bot or the floor on the same kind of message (a fresh MsgId each)."""
         duration = duration or self.args.duration
-        pool = load.signed_pool(TOKEN, self.world.echo_messages(scenario, self.args.echo_pool))
+        # The echo bot keeps no state, so a wrapped pool costs it the same; the floor dedups by
+        # MsgId, so its pool must not wrap (a repeat is answered without filing).
+        size = self.args.floor_pool if name == "floor" else self.args.echo_pool
+        pool = load.signed_pool(TOKEN, self.world.echo_messages(scenario, size))
         meter = self.meter()
         result = load.run_wrk(self.servers.urls[name] + "/wechat", pool, duration=duration,
                               connections=self.args.connections, threads=self.args.wrk_threads,
                               marker=YARDSTICKS[name][1])  # fmt: skip
-        result.allow_wrap = True
+        result.allow_wrap = name != "floor"
         result.cpu = meter.stop(result)
         return result
 
@@ -694,6 +697,12 @@ def parse_args(argv=None):
     )
     p.add_argument("--headroom", type=float, default=1.4)
     p.add_argument("--echo-pool", type=int, default=6000)
+    p.add_argument(
+        "--floor-pool",
+        type=int,
+        default=40000,
+        help="unique messages for each floor run (it must not run out)",
+    )
     p.add_argument("--label", default="", help="a note stored with the results")
     p.add_argument("--json-out", type=Path, default=None)
     return p.parse_args(argv)
