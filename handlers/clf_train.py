@@ -21,6 +21,8 @@ TRAINING_FILES = (
     "corpus/train_e.tsv",
     "corpus/train_f.tsv",
     "corpus/train_h.tsv",
+    "corpus/train_i.tsv",
+    "corpus/train_j.tsv",
 )
 # Dispatchers' corrections exported by `sidan classify --retrain` (may be absent).
 CORRECTIONS_FILE = "corrections.tsv"

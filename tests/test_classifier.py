@@ -13,8 +13,9 @@ Held-out sets (never used for training or for choosing the model):
 - tests/data/heldout_unseen.tsv: 520 messages written on 3 Dec 2026 (third session) by a helper
   who saw only the definitions and none of the other sets. First score, on the model shipped
   before it existed: top-1 0.937, top-3 0.988, one urgent message classified normal. The
-  training data added after that (corpus/train_f.tsv, train_h.tsv) was commissioned before
-  anyone read this set's results, from helpers who never saw it.
+  training data added after that was written by helpers who never saw it: train_f and
+  train_h were commissioned before anyone read its results, train_i and train_j after its
+  overall figures (not its messages or misses) were read.
 
 The full report is printed to the terminal even under ``pytest -q``. Each assertion is the
 issue's target; where the model honestly falls short, the assertion is the figure reached,
@@ -59,11 +60,11 @@ FALSE_URGENT_TARGET = 0.02
 MS_PER_MESSAGE_TARGET = 5.0  # CPU time: the machine's 2 cores are shared by many processes
 LOAD_S_TARGET = 2.0
 # Reached at commit time and below the target: regression floors, not goals.
-# (measured with corpus/train_f.tsv and train_h.tsv: top-1 old 0.952, dev 0.941, blind 0.962,
-# fresh 0.960, unseen 0.946; top-3 old 0.993, dev 0.983, blind 0.991, fresh 0.992, unseen
-# 0.987. See handlers/data/corpus/PROVENANCE.md for what each training file changed.)
-TOP1_FLOOR_BELOW_TARGET = {"dev": 0.935, "unseen": 0.94}
-TOP3_FLOOR_BELOW_TARGET = {"dev": 0.98, "unseen": 0.985}
+# (measured with corpus/train_f … train_j: top-1 old 0.959, dev 0.949, blind 0.964, fresh
+# 0.954, unseen 0.952; top-3 old 0.993, dev 0.989, blind 0.991, fresh 0.992, unseen 0.985.
+# See handlers/data/corpus/PROVENANCE.md for what each training file changed.)
+TOP1_FLOOR_BELOW_TARGET = {"dev": 0.945}
+TOP3_FLOOR_BELOW_TARGET = {"dev": 0.985, "unseen": 0.98}
 CATEGORY_RECALL_FLOOR = 0.6  # worst single category on a held-out set (about 15 messages each)
 ASK_RATE_CEILING = 0.30  # cost of the danger question: share of non-urgent messages asked
 
