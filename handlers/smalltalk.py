@@ -78,6 +78,19 @@ _PRECEDENCE = (
 )  # fmt: skip
 
 _PARTICLES = "啊呀呢吧哦啦嘛哈么哇噢喔~"
+# "我想反映个事", "想跟你们反映一下情况", "要投诉", "有个情况想反映", "问个事儿": the wish to report,
+# said in any of the ways people say it, with nothing of the problem yet. Whole clause only.
+_WHO = r"(?:我|我们|俺|咱|本人)?"
+_WISH = r"(?:想|要|想要|需要|得|来|准备)?"
+_TO_YOU = r"(?:跟|和|给|向|找)?(?:你们|您们|你|您|社区|网格员|物业|领导)?"
+_VERB = r"(?:反映|反应|投诉|举报|报事|报修|报个修|报|求助|咨询|问|请教|说|讲|提)"
+_HOW_MUCH = r"(?:一下|一哈|下|个|一个|一件|件|点|一点)?"
+_WHAT = r"(?:事|事儿|事情|问题|情况|意见|建议|东西)?"
+_WANT_REPORT_RE = re.compile(
+    rf"^(?:{_WHO}{_WISH}{_TO_YOU}{_VERB}{_HOW_MUCH}{_WHAT}"
+    rf"|{_WHO}有{_HOW_MUCH}{_WHAT}{_WISH}{_TO_YOU}{_VERB}?{_HOW_MUCH}"
+    rf"|(?:有事|有点事|有个事|有件事){_WISH}{_TO_YOU}{_VERB}?{_HOW_MUCH})$"
+)
 _CLAUSE = re.compile(r"[\s,，.。!！?？;；、~～…]+")
 _LAUGH = re.compile(r"^(哈|呵|嘿|嘻|h|l|o|啊){2,}$|^lol$|^hh+$|^233+$")
 _ASCII_WORD = re.compile(r"^[a-z]+$")
@@ -108,6 +121,8 @@ def _clause_kind(clause: str) -> str | None:
     for kind in _PRECEDENCE:
         if clause in _WORDS.get(kind, ()):
             return kind
+    if _wants_to_report(clause):
+        return WANT_REPORT
     run_on = _run_on_kinds(clause)
     if run_on:  # '算了不报了', '好的谢谢': phrases typed without a comma between them
         return min(run_on, key=_PRECEDENCE.index)
@@ -118,6 +133,16 @@ def _clause_kind(clause: str) -> str | None:
     if _ASCII_WORD.match(clause) and _looks_random(clause):
         return GIBBERISH
     return None
+
+
+def _wants_to_report(clause: str) -> bool:
+    """The whole clause is the wish to report and nothing of the problem; a bare verb ('我说',
+    '问') is not."""
+    return (
+        len(clause) >= 2
+        and _WANT_REPORT_RE.match(clause) is not None
+        and not re.fullmatch(r"(?:我|我们)?(?:说|讲|提|问|报)", clause)
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -131,6 +156,8 @@ def _run_on_kinds(clause: str) -> tuple[str, ...]:
         if head is None:
             continue
         tail = next((k for k in _PRECEDENCE if clause[cut:] in _WORDS.get(k, ())), None)
+        if tail is None and _wants_to_report(clause[cut:]):  # '你好我想反映个事'
+            tail = WANT_REPORT
         rest = (tail,) if tail else _run_on_kinds(clause[cut:])
         if rest:
             return (head, *rest)

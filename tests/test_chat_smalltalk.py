@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from handlers import resident_texts as rtexts
 from handlers import smalltalk
 from models.tickets import Ticket
 
@@ -228,3 +229,28 @@ def test_want_to_report_asks_what_and_waits(chat, demo):
 )  # fmt: skip
 def test_what_a_short_message_is(text, kind):
     assert smalltalk.kind(text) == kind
+
+
+@pytest.mark.parametrize(
+    "wish",
+    ["在吗 我想反映个事", "你好我要投诉一下", "想跟你们反映一下情况", "有个情况想反映",
+     "问个事儿", "我想报个修"],
+)  # fmt: skip
+def test_saying_you_want_to_report_asks_what_and_files_nothing_of_it(chat, demo, wish):
+    """Found playing a clean clone: '在吗 我想反映个事' became a draft ('问题：我想反映个事'),
+    the real problem that followed was taken for another one, and a ticket of nothing was
+    filed."""
+    resident = chat("demo_resident_3")
+    assert resident.say(wish) == rtexts.ASK_WHAT
+    summary = resident.say("我家楼上天天半夜装修 吵死了")
+    assert "问题：我家楼上天天半夜装修 吵死了\n" in summary and "另一件事" not in summary
+    ticket = Ticket.get_by_id(filed_number(resident.say("确认")))
+    assert ticket.text == "我家楼上天天半夜装修 吵死了" and ticket.category == "noise"
+    assert Ticket.select().count() == 1
+
+
+@pytest.mark.parametrize(
+    "text", ["我想反映楼道灯坏了", "投诉楼上噪音", "我想问物业费怎么交", "举报有人飞线充电"]
+)
+def test_a_wish_that_names_the_problem_is_the_problem(text):
+    assert smalltalk.kind(text) is None
