@@ -39,6 +39,18 @@ FIXED |= {
 RATINGS = {"非常满意": 5, "满意": 5, "基本满意": 3, "一般": 3, "不满意": 1, "很不满意": 1,
            "好评": 5, "五星好评": 5, "差评": 1}  # fmt: skip
 UNSOLVED = ("没解决", "没有解决", "没修好", "还没好", "没弄好")
+# How people rate in their own words. Counted only while a ticket waits for the person's
+# rating (resident.try_rating), since "挺好的" or "还可以" also say other things. A good or
+# middling word must stand alone (thanks aside: "挺好的 谢谢"); a bad one may carry a complaint.
+COLLOQUIAL_RATINGS = {
+    "挺好": 5, "挺好的": 5, "很好": 5, "非常好": 5, "特别好": 5, "不错": 5, "挺不错": 5,
+    "很不错": 5, "真不错": 5, "挺满意": 5, "很满意": 5, "特别满意": 5, "十分满意": 5,
+    "还行": 3, "还可以": 3, "凑合": 3, "马马虎虎": 3, "一般般": 3, "还凑合": 3,
+    "不太满意": 1, "不怎么样": 1, "很差": 1, "太差": 1, "太差了": 1, "差劲": 1, "不满": 1,
+}  # fmt: skip
+_ONLY_THANKS = re.compile(
+    r"^(?:[\s,，。.!！~～]|谢谢你们|谢谢您|谢谢你|谢谢|谢啦|谢了|多谢|感谢|辛苦你们了|辛苦了|的|啊|呀|哈|啦)*$"
+)
 
 
 # Only what parsing needs: ＃, full-width digits and letters, the ideographic space. NFKC on
@@ -157,9 +169,26 @@ def staff_asks(text: str) -> str | None:
     return next((name for pattern, name in _STAFF_ASKS if pattern.search(text)), None)
 
 
-def parse_rating(text: str) -> tuple[int, str] | None:
-    """'满意' → (5, ''), '4分 挺快的' → (4, '挺快的'), '不满意 没修好' → (1, '没修好')."""
+def parse_rating(text: str, colloquial: bool = False) -> tuple[int, str] | None:
+    """'满意' → (5, ''), '4分 挺快的' → (4, '挺快的'), '不满意 没修好' → (1, '没修好'); with
+    `colloquial`, also '挺好的 谢谢' → (5, '') and '很差 半天没人来' → (1, '半天没人来')."""
     text = normalize(text)
+    strict = _parse_strict_rating(text)
+    if strict is not None or not colloquial:
+        return strict
+    for word in sorted(COLLOQUIAL_RATINGS, key=len, reverse=True):
+        if not text.startswith(word):
+            continue
+        score, rest = COLLOQUIAL_RATINGS[word], text[len(word) :]
+        if _ONLY_THANKS.match(rest.replace(word, "")):  # '不错不错', '挺好的 谢谢'
+            return score, ""
+        if score == 1:
+            return score, rest.strip(" ,，。!！")
+        return None
+    return None
+
+
+def _parse_strict_rating(text: str) -> tuple[int, str] | None:
     for word in sorted(RATINGS, key=len, reverse=True):
         if text.startswith(word):
             return RATINGS[word], text[len(word) :].strip(" ,，。!！")

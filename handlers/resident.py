@@ -194,8 +194,8 @@ def waiting_for_rating(user) -> list[Ticket]:
 
 
 def try_rating(user, text: str) -> str | None:
-    """A bare '满意' / '4' when exactly the reporter's tickets wait for a rating."""
-    rating = parse_rating(text)
+    """A bare '满意' / '4' / '挺好的' when exactly the reporter's tickets wait for a rating."""
+    rating = parse_rating(text, colloquial=True)
     if rating is None:
         return None
     waiting = waiting_for_rating(user)

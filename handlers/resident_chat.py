@@ -39,7 +39,7 @@ def during_draft(message, text: str, user, ctx) -> str | None:
     if progress is not None:  # a taker's '到了，正在修' answers no draft menu: it is the job's
         ctx.store.clear(user.openid)
         return progress + rtexts.DRAFT_DROPPED
-    if _word_rating(text):
+    if _word_rating(text) or parse_rating(text, colloquial=True):  # '挺好的 谢谢' rates too
         rated = resident.try_rating(user, text)
         if rated:
             return rated + rtexts.RATED_DRAFT_KEPT

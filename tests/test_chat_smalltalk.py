@@ -193,6 +193,47 @@ def test_a_rating_word_during_a_draft_rates_and_keeps_the_draft(chat, demo):
     assert Ticket.get_by_id(n).score == 5
 
 
+@pytest.mark.parametrize(
+    "words, score", [("挺好的 谢谢", 5), ("不错不错", 5), ("还可以", 3), ("很差 半天才来", 1)]
+)
+def test_a_rating_in_ones_own_words_rates_even_during_a_draft(chat, demo, words, score):
+    """Found playing a clean clone: '挺好的 谢谢' to the rating request was added to the open
+    draft as a detail of another problem, and the ticket stayed unrated."""
+    resident, volunteer = chat("demo_resident_1"), chat("demo_volunteer_1")
+    resident.say("3号楼楼道灯坏了")
+    n = filed_number(resident.say("确认"))
+    chat("demo_dispatcher_1").say(f"派单 #{n} 给 王建国")
+    volunteer.say(f"接单 #{n}")
+    volunteer.say(f"办结 #{n} 换好了")
+    resident.say("小区健身器材坏了")
+    rated = resident.say(words)
+    assert ("感谢您的评价" if score > 1 else "很抱歉没让您满意") in rated and "还没提交" in rated
+    assert Ticket.get_by_id(n).score == score
+    filed = Ticket.get_by_id(filed_number(resident.say("确认")))
+    assert filed.text == "小区健身器材坏了"
+
+
+def test_praise_with_nothing_to_rate_is_thanks_not_a_detail_or_a_rating(chat, demo):
+    resident = chat("demo_resident_2")
+    assert "请确认报事内容" not in resident.say("挺好的")
+    resident.say("3号楼楼道灯坏了")
+    again = resident.say("挺好的 谢谢")
+    assert "问题：3号楼楼道灯坏了\n" in again  # not added to the draft
+    assert Ticket.get_by_id(filed_number(resident.say("确认"))).text == "3号楼楼道灯坏了"
+
+
+def test_words_that_only_begin_like_a_rating_do_not_rate(chat, demo):
+    resident, volunteer = chat("demo_resident_1"), chat("demo_volunteer_1")
+    resident.say("3号楼楼道灯坏了")
+    n = filed_number(resident.say("确认"))
+    chat("demo_dispatcher_1").say(f"派单 #{n} 给 王建国")
+    volunteer.say(f"接单 #{n}")
+    volunteer.say(f"办结 #{n} 换好了")
+    resident.say("还可以再补充点情况吗")
+    resident.say("不好意思 问一下")
+    assert Ticket.get_by_id(n).score is None
+
+
 def test_confirming_a_draft_that_timed_out_says_so(chat, demo, redis_client, redis_prefix):
     resident = chat("demo_resident_1")
     resident.say("小区健身器材坏了")
