@@ -6,6 +6,8 @@ just after filing go to the filed ticket; a QR scan in another compound asks bef
 moves the resident's home.
 """
 
+import re
+
 from handlers import report, resident, smalltalk, supplements, texts, views
 from handlers import resident_texts as rtexts
 from handlers.commands import parse_rating
@@ -117,7 +119,19 @@ def _progress_in_own_words(text: str, user) -> str | None:
         numbers = "、".join(f"#{t.id}" for t in held)
         return rtexts.PROGRESS_WHICH.format(numbers=numbers, number=held[0].id)
     ticket = lifecycle.report_progress(held[0].id, user, text)
-    return rtexts.PROGRESS_IN_OWN_WORDS.format(number=ticket.number)
+    done = _says_done(text)
+    return (rtexts.PROGRESS_DONE_IN_OWN_WORDS if done else rtexts.PROGRESS_IN_OWN_WORDS).format(
+        number=ticket.number
+    )
+
+
+# '修好了', '搞定', '清理完了': the job sounds finished, unless negated ('还没修好', '没弄好').
+DONE_CUES = ("修好", "弄好", "搞定", "处理好", "处理完", "换好", "清理好", "清理完", "办好", "完工")
+_NOT_DONE = re.compile(r"(?:没|未|没有|还没|还没有|不能|没法)\s*(?:" + "|".join(DONE_CUES) + ")")
+
+
+def _says_done(text: str) -> bool:
+    return any(cue in text for cue in DONE_CUES) and not _NOT_DONE.search(text)
 
 
 def _taker_note(user, kind: str) -> str:

@@ -27,6 +27,11 @@ PROGRESS_IN_OWN_WORDS = (
     "已记为工单 {number} 的进展，并告诉了居民。办好后回复“办结 {number}”。"
     "如果这是要报的新问题，请回复“报事”再说。"
 )
+# The taker's words say the job is done: recorded as progress, and the finish offered.
+PROGRESS_DONE_IN_OWN_WORDS = (
+    "已记为工单 {number} 的进展，并告诉了居民。听起来已经办好了：回复“办结 {number}”就办结，"
+    "居民会收到评价邀请；还没完的话不用管这句。"
+)
 # After a progress line when a report draft was open (a taker's words answered no menu of it).
 DRAFT_DROPPED = "\n刚才那条没有当作新问题上报。"
 PROGRESS_WHICH = (

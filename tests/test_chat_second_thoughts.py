@@ -203,3 +203,13 @@ def test_a_volunteers_progress_words_win_over_a_draft_they_left_open(chat, demo)
     volunteer.say("确认")
     assert Ticket.select().count() == 1  # the draft was dropped: "确认" files nothing
     assert "到了 正在修" in chat("demo_resident_1").say(f"查询 #{number}")
+
+
+def test_a_volunteer_saying_it_is_fixed_is_offered_the_finish(chat, demo):
+    """Found playing a clean clone: '修好了' was recorded like any progress line."""
+    number, volunteer = _taken(chat, "3号楼楼道灯坏了")
+    done = volunteer.say("修好了 灯泡换了")
+    assert f"已记为工单 #{number} 的进展" in done and f"回复“办结 #{number}”就办结" in done
+    not_yet = volunteer.say("还没修好 缺个配件")
+    assert "听起来已经办好了" not in not_yet and f"#{number}" in not_yet
+    assert Ticket.get_by_id(number).state == "taken"  # words never finish it by themselves
