@@ -41,7 +41,7 @@ def during_draft(message, text: str, user, ctx) -> str | None:
     if progress is not None:  # a taker's '到了，正在修' answers no draft menu: it is the job's
         ctx.store.clear(user.openid)
         return progress + rtexts.DRAFT_DROPPED
-    if _word_rating(text) or parse_rating(text, colloquial=True):  # '挺好的 谢谢' rates too
+    if _word_rating(text, colloquial=True):  # '挺好的 谢谢' rates too; a digit answers the draft
         rated = resident.try_rating(user, text)
         if rated:
             return rated + rtexts.RATED_DRAFT_KEPT
@@ -141,9 +141,11 @@ def _taker_note(user, kind: str) -> str:
     return rtexts.TAKER_NOTE
 
 
-def _word_rating(text: str) -> bool:
-    """满意 / 不满意 / 好评 / 5星 …, not a bare digit (digits answer menus)."""
-    return parse_rating(text) is not None and not text.strip(" 。.!！").isdigit()
+def _word_rating(text: str, colloquial: bool = False) -> bool:
+    """满意 / 不满意 / 好评 / 5星 … (with `colloquial`, also 挺好的 / 还可以 …), not a bare
+    digit (digits answer menus: the danger question's 1, a category pick)."""
+    rating = parse_rating(text, colloquial=colloquial)
+    return rating is not None and not text.strip(" 。.!！").isdigit()
 
 
 def _recent_note(user, kind: str, just_filed: bool) -> str:

@@ -165,13 +165,19 @@ def test_a_photo_first_then_a_vague_word_asks_what_the_problem_is(chat, demo):
     assert "请确认报事内容" in resident.say("垃圾桶满了没人清")
 
 
-def test_a_second_rating_after_the_rating_is_done_opens_nothing(chat, demo):
+def _resolved_lamp(chat):
+    """demo_resident_1's lamp, filed, taken and resolved: its rating waits. (resident, number)"""
     resident, volunteer = chat("demo_resident_1"), chat("demo_volunteer_1")
     resident.say("3号楼楼道灯坏了")
     n = filed_number(resident.say("确认"))
     chat("demo_dispatcher_1").say(f"派单 #{n} 给 王建国")
     volunteer.say(f"接单 #{n}")
     volunteer.say(f"办结 #{n} 换好了")
+    return resident, n
+
+
+def test_a_second_rating_after_the_rating_is_done_opens_nothing(chat, demo):
+    resident, n = _resolved_lamp(chat)
     assert "感谢您的评价" in resident.say("满意")
     for again in ("满意", "好评", "5星", "非常满意！"):
         reply = resident.say(again)
@@ -180,12 +186,7 @@ def test_a_second_rating_after_the_rating_is_done_opens_nothing(chat, demo):
 
 
 def test_a_rating_word_during_a_draft_rates_and_keeps_the_draft(chat, demo):
-    resident, volunteer = chat("demo_resident_1"), chat("demo_volunteer_1")
-    resident.say("3号楼楼道灯坏了")
-    n = filed_number(resident.say("确认"))
-    chat("demo_dispatcher_1").say(f"派单 #{n} 给 王建国")
-    volunteer.say(f"接单 #{n}")
-    volunteer.say(f"办结 #{n} 换好了")
+    resident, n = _resolved_lamp(chat)
     resident.say("小区健身器材坏了")
     rated = resident.say("满意")
     assert "感谢您的评价" in rated and "还没提交" in rated
@@ -199,18 +200,24 @@ def test_a_rating_word_during_a_draft_rates_and_keeps_the_draft(chat, demo):
 def test_a_rating_in_ones_own_words_rates_even_during_a_draft(chat, demo, words, score):
     """Found playing a clean clone: '挺好的 谢谢' to the rating request was added to the open
     draft as a detail of another problem, and the ticket stayed unrated."""
-    resident, volunteer = chat("demo_resident_1"), chat("demo_volunteer_1")
-    resident.say("3号楼楼道灯坏了")
-    n = filed_number(resident.say("确认"))
-    chat("demo_dispatcher_1").say(f"派单 #{n} 给 王建国")
-    volunteer.say(f"接单 #{n}")
-    volunteer.say(f"办结 #{n} 换好了")
+    resident, n = _resolved_lamp(chat)
     resident.say("小区健身器材坏了")
     rated = resident.say(words)
     assert ("感谢您的评价" if score > 1 else "很抱歉没让您满意") in rated and "还没提交" in rated
     assert Ticket.get_by_id(n).score == score
     filed = Ticket.get_by_id(filed_number(resident.say("确认")))
     assert filed.text == "小区健身器材坏了"
+
+
+def test_1_to_the_danger_question_files_urgent_even_while_a_rating_waits(chat, demo):
+    """'1' answers the question just asked, never the rating waiting for an older ticket (a
+    rating in words during a draft must not let digits in with it)."""
+    resident, n = _resolved_lamp(chat)
+    assert resident.say("电线垂得很低").startswith("现在有人受伤、被困或有明火/燃气味吗")
+    filed = resident.say("1")
+    assert "紧急" in filed and "评价" not in filed
+    assert Ticket.get_by_id(n).score is None
+    assert Ticket.select().where(Ticket.urgency == "urgent").count() == 1
 
 
 def test_praise_with_nothing_to_rate_is_thanks_not_a_detail_or_a_rating(chat, demo):
@@ -223,12 +230,7 @@ def test_praise_with_nothing_to_rate_is_thanks_not_a_detail_or_a_rating(chat, de
 
 
 def test_words_that_only_begin_like_a_rating_do_not_rate(chat, demo):
-    resident, volunteer = chat("demo_resident_1"), chat("demo_volunteer_1")
-    resident.say("3号楼楼道灯坏了")
-    n = filed_number(resident.say("确认"))
-    chat("demo_dispatcher_1").say(f"派单 #{n} 给 王建国")
-    volunteer.say(f"接单 #{n}")
-    volunteer.say(f"办结 #{n} 换好了")
+    resident, n = _resolved_lamp(chat)
     resident.say("还可以再补充点情况吗")
     resident.say("不好意思 问一下")
     assert Ticket.get_by_id(n).score is None
