@@ -153,8 +153,9 @@ def adopt_parked(svc, limit: int = ADOPT_BATCH) -> int:
             "db-" + hashlib.sha1(row.msg_key.encode()).hexdigest()[:24],
             _inbound(row.payload), row.msg_key, row.reason, row.parked_at,
         )  # fmt: skip
-        outcome = box.adopt(entry, parked_answer=webhook_texts.parked(entry.inbound), dedup_ttl_s=DEDUP_TTL_S,
-                            pending=webhook.PENDING, alive_suffix=webhook.ALIVE)  # fmt: skip
+        outcome = box.adopt(entry, parked_answer=webhook_texts.parked(entry.inbound),
+                            dedup_ttl_s=DEDUP_TTL_S, pending=webhook.PENDING,
+                            alive_suffix=webhook.ALIVE)  # fmt: skip
         inbound_parked.forget(row.id)
         if outcome == 1:
             queued += 1

@@ -90,11 +90,13 @@ def outside_draft(message, text: str, user, ctx) -> str | None:
 
 # Words a volunteer or worker uses about a job in hand ('我到了，正在处理', '修好了'),
 # never the start of a new problem.
+# '修好了', '搞定', '清理完了': the job sounds finished, unless negated ('还没修好', '没弄好').
+DONE_CUES = ("修好", "弄好", "搞定", "处理好", "处理完", "换好", "清理好", "清理完", "办好", "完工")
+_NOT_DONE = re.compile(r"(?:没|未|没有|还没|还没有|不能|没法)\s*(?:" + "|".join(DONE_CUES) + ")")
 PROGRESS_CUES = (
-    "到了", "到现场", "在现场", "在修", "正在", "处理中", "处理好", "修好", "弄好", "搞定",
-    "完成", "联系了", "联系过", "联系不上", "马上", "稍后", "在路上", "出发", "换了", "换好",
-    "买了", "配件", "看过了", "检查了", "已处理", "已经处理", "清理好", "清理完",
-    "接了", "已接", "这就去", "我去看", "交给我",
+    *DONE_CUES, "到了", "到现场", "在现场", "在修", "正在", "处理中", "完成", "联系了", "联系过",
+    "联系不上", "马上", "稍后", "在路上", "出发", "换了", "买了", "配件", "看过了", "检查了",
+    "已处理", "已经处理", "接了", "已接", "这就去", "我去看", "交给我",
 )  # fmt: skip
 
 
@@ -123,11 +125,6 @@ def _progress_in_own_words(text: str, user) -> str | None:
     return (rtexts.PROGRESS_DONE_IN_OWN_WORDS if done else rtexts.PROGRESS_IN_OWN_WORDS).format(
         number=ticket.number
     )
-
-
-# '修好了', '搞定', '清理完了': the job sounds finished, unless negated ('还没修好', '没弄好').
-DONE_CUES = ("修好", "弄好", "搞定", "处理好", "处理完", "换好", "清理好", "清理完", "办好", "完工")
-_NOT_DONE = re.compile(r"(?:没|未|没有|还没|还没有|不能|没法)\s*(?:" + "|".join(DONE_CUES) + ")")
 
 
 def _says_done(text: str) -> bool:

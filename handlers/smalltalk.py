@@ -11,6 +11,7 @@ import unicodedata
 from functools import lru_cache
 
 from handlers.classifier import classify
+from handlers.commands import COLLOQUIAL_RATINGS
 
 GREETING, THANKS, ACK, BYE, TEST, LAUGH, ABOUT, NEVER_MIND, WANT_REPORT, CHASE, GIBBERISH = (
     "greeting", "thanks", "ack", "bye", "test", "laugh", "about", "never_mind", "want_report",
@@ -30,8 +31,11 @@ PHRASES = {
     THANKS: (
         "谢谢 谢谢你 谢谢您 谢谢你们 谢谢啦 多谢 多谢了 感谢 感谢你们 非常感谢 太感谢了 "
         "辛苦了 辛苦 辛苦你们了 麻烦了 麻烦你们了 thanks thank thankyou thx 3q 谢了 给力 点赞 "
-        "赞 棒 真棒 太好了 好评 挺好 挺好的 很好 很好的 非常好 不错 真不错 挺不错 很不错"
-    ),
+        "赞 棒 真棒 太好了 好评 很好的"
+    )
+    # Praise ('挺好的', '不错'): a rating while one waits (handlers.commands), thanks otherwise.
+    + " "
+    + " ".join(word for word, score in COLLOQUIAL_RATINGS.items() if score == 5),
     ACK: (
         "ok okay okk 好 好的 好滴 好嘞 好吧 行 行吧 可以 嗯 嗯嗯 恩 恩恩 哦 哦哦 噢 喔 额 呃 "
         "知道了 明白 明白了 了解 收到 懂了 没问题 是 是的 对 对的 yes no 不 不是 确认 确定 提交"
@@ -47,13 +51,8 @@ PHRASES = {
         "不弄了 先不报了 已经好了 好了不用了 自己解决了 取消 取消吧 撤回 撤销 不提交了 不想报了 "
         "我不报了 取消报事 取消一下 不用管了 别管了"
     ),
-    WANT_REPORT: (
-        "报事 我要报事 我想报事 报个事 反映问题 反映个问题 我要反映 我想反映 我想反映个问题 "
-        "我要反映问题 有个问题 有个事 有件事 我有问题 有问题 我有个问题 投诉 我要投诉 我想投诉 "
-        "求助 我要求助 帮帮忙 帮个忙 我想问问 我想问一下 问一下 问下 我想问下 咨询 我想咨询 "
-        "咨询一下 报修 "
-        "我要报修"
-    ),
+    # Most ways of saying it are a pattern (_WANT_REPORT_RE below); these are not.
+    WANT_REPORT: "帮帮忙 帮个忙 我想问问",
     VAGUE: (
         "这个 那个 这里 那里 这边 看看 看一下 看这个 你看看 你看 你们看看 帮我看看 帮我看看这个 "
         "帮忙看看 帮忙看一下 帮我看一下 帮我看下 看下 麻烦看看 麻烦看一下 怎么办 咋办 怎么弄 "
