@@ -146,7 +146,10 @@ def _word_rating(text: str, colloquial: bool = False) -> bool:
 
 
 def _recent_note(user, kind: str, just_filed: bool) -> str:
-    """Just after filing, 'ok' or 'thanks' is about that ticket: say it is in hand."""
+    """Just after filing, 'ok' or 'thanks' is about that ticket: say it is in hand; '算了' is
+    too: say it stays open unless cancelled."""
+    if kind == smalltalk.NEVER_MIND:
+        return supplements.take_back_note(supplements.recent_open_ticket(user, just_filed))
     if kind not in (smalltalk.ACK, smalltalk.THANKS, smalltalk.GREETING):
         return ""
     ticket = supplements.recent_open_ticket(user, just_filed)

@@ -37,6 +37,8 @@ DRAFT_DROPPED = "\n刚才那条没有当作新问题上报。"
 PROGRESS_WHICH = (
     "您手上有 {numbers} 几张工单，请回复“进度 #编号 内容”，比如“进度 #{number} 已到现场”。"
 )
+# A resident takes back what they just filed: the ticket stays open until they cancel it.
+TAKE_BACK_NOTE = "\n工单 {number} 还会照常办理；如果不用办了，回复“撤销 {number}”就撤销。"
 RECENT_NOTE = "\n您的工单 {number} 已经提交，有进展会告诉您；有新情况直接发来，我补充进去。"
 EMOJI_ONLY = "收到～有问题请用文字、语音、照片或位置告诉我，我帮您报事。"
 UNCLEAR = (

@@ -184,6 +184,25 @@ def kind(text: str) -> str | None:
     return min(kinds, key=lambda k: _PRECEDENCE.index(k) if k in _PRECEDENCE else 99)
 
 
+# A clause that ends like this takes the matter back ('那个垃圾的事不用管了', '已经自己解决了').
+_WITHDRAW_TAILS = (
+    "不用管了", "别管了", "不用了", "不需要了", "不用处理了", "不用来了", "不用修了", "不用办了",
+    "解决了", "已经好了", "弄好了", "修好了",
+)  # fmt: skip
+_NOT_YET = re.compile(r"(?:还|没|未|不)(?:有)?(?:自己)?(?:解决|弄好|修好|好)了$")
+
+
+def takes_back(text: str) -> bool:
+    """Some clause of the message withdraws the matter ('算了', '不用管了', '已经自己解决了'),
+    though other clauses may say more; '还没修好了吗' does not."""
+    for clause in clauses(text):
+        if _clause_kind(clause) == NEVER_MIND:
+            return True
+        if clause.endswith(_WITHDRAW_TAILS) and not _NOT_YET.search(clause):
+            return True
+    return False
+
+
 def without_small_talk(text: str) -> str:
     """'你好，3号楼灯坏了' → '3号楼灯坏了': leading greetings are no part of a description."""
     pieces = re.split(r"(?<=[,，.。!！?？;；~～\s])", text.strip())

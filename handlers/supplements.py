@@ -14,7 +14,7 @@ from handlers.conversation import END, NOT_MINE, Conversation
 from handlers.places import extract_place
 from models import lifecycle
 from models.clock import now
-from models.enums import OPEN_STATES, Urgency
+from models.enums import OPEN_STATES, Action, Urgency
 from models.places import compound_names, locate
 from models.tickets import Ticket
 
@@ -114,8 +114,16 @@ def after_filing(message, user, just_filed: bool = True) -> str | None:
         state = texts.STATE_NAMES[ticket.state_enum]
         return rtexts.SUPPLEMENT_SAME.format(number=ticket.number, state=state)
     if goes_on_about(text, ticket):
-        return attach(message, user, ticket)
+        reply = attach(message, user, ticket)
+        return reply + take_back_note(ticket) if smalltalk.takes_back(text) else reply
     return None
+
+
+def take_back_note(ticket: Ticket | None) -> str:
+    """'算了，不用管了' about a ticket the resident can still cancel: how to cancel it."""
+    if ticket is None or ticket.state_enum not in lifecycle.ALLOWED_FROM[Action.CANCEL]:
+        return ""
+    return rtexts.TAKE_BACK_NOTE.format(number=ticket.number)
 
 
 # --- 补充 #N: the command, and the one-step conversation when it comes without content ---

@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 from models import clock
-from models.tickets import Ticket
+from models.tickets import Ticket, TicketEvent
 
 
 def number_in(reply: str) -> int:
@@ -213,3 +213,43 @@ def test_a_volunteer_saying_it_is_fixed_is_offered_the_finish(chat, demo):
     not_yet = volunteer.say("还没修好 缺个配件")
     assert "听起来已经办好了" not in not_yet and f"#{number}" in not_yet
     assert Ticket.get_by_id(number).state == "taken"  # words never finish it by themselves
+
+
+def test_taking_back_a_report_just_filed_says_how_to_cancel_it(chat, demo):
+    """'算了不用了' just after filing used to get '好的，没关系' while the ticket stayed open: the
+    resident believed it withdrawn. Now the reply says it is still open and how to cancel."""
+    resident = chat("demo_resident_1")
+    number = _filed(chat, "demo_resident_1", "5号楼楼下垃圾桶满了好几天没人收")
+    reply = resident.say("算了不用了")
+    assert "还会照常办理" in reply and f"撤销 #{number}" in reply
+    assert Ticket.get_by_id(number).state == "submitted"  # words alone cancel nothing
+    assert "已撤销" in resident.say(f"撤销 #{number}")
+    assert Ticket.get_by_id(number).state == "cancelled"
+
+
+def test_taking_back_with_a_reason_is_kept_on_the_ticket_and_offers_the_cancel(chat, demo):
+    resident = chat("demo_resident_1")
+    number = _filed(chat, "demo_resident_1", "5号楼楼下垃圾桶满了好几天没人收")
+    reply = resident.say("算了 那个垃圾的事不用管了 已经收走了")
+    assert f"已补充到工单 #{number}" in reply and f"撤销 #{number}" in reply
+    notes = [e.note for e in TicketEvent.select().where(TicketEvent.ticket == number)]
+    assert any("已经收走了" in n for n in notes)  # the handler sees why
+    more = resident.say("垃圾桶旁边还有一袋建筑垃圾")  # a plain detail offers no cancel
+    assert f"已补充到工单 #{number}" in more and "撤销" not in more
+
+
+def test_a_ticket_already_taken_is_not_offered_a_cancel_it_cannot_have(chat, demo):
+    resident = chat("demo_resident_1")
+    number = _filed(chat, "demo_resident_1", "5号楼楼下垃圾桶满了好几天没人收")
+    chat("demo_dispatcher_1").say(f"派单 #{number} 给 志愿者")
+    assert "接单成功" in chat("demo_volunteer_1").say(f"接单 #{number}")
+    reply = resident.say("算了 不用管了 已经收走了")
+    assert f"已补充到工单 #{number}" in reply and "撤销" not in reply
+
+
+def test_still_not_fixed_is_no_taking_back(chat, demo):
+    resident = chat("demo_resident_1")
+    number = _filed(chat, "demo_resident_1", "5号楼楼道灯坏了好几天了")
+    reply = resident.say("灯还没修好了")
+    assert "撤销" not in reply
+    assert Ticket.get_by_id(number).state == "submitted"
