@@ -1,6 +1,7 @@
 """Turning one incoming message into a reply: events, conversations, commands, reports."""
 
 import logging
+import re
 
 from handlers import (
     incentives,
@@ -131,6 +132,10 @@ def _handle(message: Inbound, user, ctx: Context) -> str:
     return _start(report.REPORT, message, user, ctx, {})
 
 
+# A dispatcher owning up to a slip ('派错了', '刚才那个类别分错了', '重复派了').
+_OWN_MISTAKE = re.compile(r"[派分发弄搞选填]错|错了|不对|重复派|派重")
+
+
 def _staff_small_talk(text: str, user) -> str:
     """A dispatcher's or supervisor's '你好' or '谢谢' gets a friendly word, not a puzzle."""
     kind = smalltalk.kind(text) if text else None
@@ -138,6 +143,8 @@ def _staff_small_talk(text: str, user) -> str:
         return texts.STAFF_THANKS
     if kind in (smalltalk.GREETING, smalltalk.ACK, smalltalk.TEST, smalltalk.ABOUT):
         return texts.STAFF_SMALL_TALK.get(user.role_enum, texts.NOT_UNDERSTOOD)
+    if user.role_enum == Role.DISPATCHER and _OWN_MISTAKE.search(text or ""):
+        return texts.STAFF_FIX_HINT
     return texts.STAFF_NOT_UNDERSTOOD.get(user.role_enum, texts.NOT_UNDERSTOOD)
 
 

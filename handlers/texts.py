@@ -34,6 +34,11 @@ STAFF_NOT_UNDERSTOOD = {
         "回复“帮助”看全部。"
     ),
 }
+# A dispatcher's '派错了': the commands that put a dispatch, a category or a duplicate right.
+STAFF_FIX_HINT = (
+    "没关系，可以改：换人或换单位办理，回复“转单 #编号 给 单位或姓名”；类别不对，回复"
+    "“改类 #编号 类别”；重复的单，回复“合并 #编号 到 #编号”。"
+)
 ERROR = "系统开小差了，请稍后再试。您的消息没有丢，我们会尽快处理。"
 
 ROLE_NAMES = {

@@ -253,3 +253,15 @@ def test_still_not_fixed_is_no_taking_back(chat, demo):
     reply = resident.say("灯还没修好了")
     assert "撤销" not in reply
     assert Ticket.get_by_id(number).state == "submitted"
+
+
+def test_a_dispatcher_who_dispatched_wrongly_is_told_how_to_put_it_right(chat, demo):
+    """'派错了' got '没看懂这句' (found playing a clean clone); now it names 转单, 改类 and 合并."""
+    number = _filed(chat, "demo_resident_1", "3号楼502楼上一直往下滴水")
+    dispatcher = chat("demo_dispatcher_1")
+    dispatcher.say(f"派单 #{number} 给 志愿者")
+    for said in ("派错了", "刚才那个类别分错了", "不好意思弄错了"):
+        reply = dispatcher.say(said)
+        assert "转单 #编号" in reply and "改类 #编号" in reply, said
+    assert "没看懂" in dispatcher.say("今天下雨")  # anything else is still not understood
+    assert "没看懂" in chat("demo_supervisor_1").say("派错了")  # supervisors do not dispatch
