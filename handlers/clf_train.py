@@ -23,6 +23,9 @@ TRAINING_FILES = (
     "corpus/train_h.tsv",
     "corpus/train_i.tsv",
     "corpus/train_j.tsv",
+    "corpus/train_l.tsv",
+    "corpus/train_m.tsv",
+    "corpus/train_n.tsv",
 )
 # Dispatchers' corrections exported by `sidan classify --retrain` (may be absent).
 CORRECTIONS_FILE = "corrections.tsv"

@@ -9,10 +9,12 @@ from models.tickets import Ticket
 
 QUESTION = "现在有人受伤、被困或有明火/燃气味吗？回复 1 立即上报"
 UNSURE = "楼道里有人抽烟，烟很大"  # from the issue: smoke, but probably not a fire
-# A wire hanging low may be live, or just untidy. (The issue's other false alarm, 污水漫到路上,
-# is no longer even asked about: sewage on the road is filed as a normal report.)
+# A wire hanging low may be live, or just untidy.
 UNSURE_TOO = "电线垂得很低"
-SURE_CALM = "污水漫到路上"
+# The issue's other false alarm is never filed urgent. Whether it is asked about moves with the
+# band's edges, which cross-validation sets anew with each training file (asked since train_l).
+FALSE_ALARM = "污水漫到路上"
+SURE_CALM = "3号楼楼道灯坏了好几天了"
 
 
 def number_in(reply: str) -> int:
@@ -22,7 +24,7 @@ def number_in(reply: str) -> int:
 def test_the_examples_are_in_the_unsure_band():
     assert classify(UNSURE).urgency_unsure and classify(UNSURE_TOO).urgency_unsure
     assert classify(SURE_CALM).urgency == "normal" and not classify(SURE_CALM).urgency_unsure
-    assert classify(UNSURE).urgency != "urgent"
+    assert classify(UNSURE).urgency != "urgent" and classify(FALSE_ALARM).urgency != "urgent"
 
 
 def test_unsure_danger_is_asked_first_and_1_files_urgent_at_once(chat, demo):

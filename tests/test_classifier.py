@@ -1,4 +1,4 @@
-"""Classifier quality on five held-out sets, plus unit tests of its behaviour.
+"""Classifier quality on six held-out sets, plus unit tests of its behaviour.
 
 Held-out sets (never used for training or for choosing the model):
 - tests/data/labelled_messages.tsv: round 1's held-out set;
@@ -15,7 +15,13 @@ Held-out sets (never used for training or for choosing the model):
   before it existed: top-1 0.937, top-3 0.988, one urgent message classified normal. The
   training data added after that was written by helpers who never saw it: train_f and
   train_h were commissioned before anyone read its results, train_i and train_j after its
-  overall figures and 8 of its first 33 misses were read (see PROVENANCE.md).
+  overall figures and 8 of its first 33 misses were read (see PROVENANCE.md);
+- tests/data/heldout_sixth.tsv: 520 messages written on 3 Dec 2026 (fourth session) by a helper
+  who saw only the definitions and no other file. First score, on the model shipped before it
+  existed: top-1 0.969, top-3 0.996, no urgent message classified normal, no false urgent.
+  Then 30 training rows that were near-copies of its lines were removed, and train_l, train_m
+  and train_n (written at the same time by helpers who never saw it, briefed before its score)
+  were added. Its misses have not been read (one glimpsed in a log after the model was final).
 
 The full report is printed to the terminal even under ``pytest -q``. Each assertion is the
 issue's target; where the model honestly falls short, the assertion is the figure reached,
@@ -50,6 +56,7 @@ HELD_OUT = {
     "blind": DATA / "heldout_blind.tsv",
     "fresh": DATA / "heldout_fresh.tsv",
     "unseen": DATA / "heldout_unseen.tsv",
+    "sixth": DATA / "heldout_sixth.tsv",
 }
 REPO = Path(__file__).resolve().parent.parent
 
@@ -60,11 +67,12 @@ FALSE_URGENT_TARGET = 0.02
 MS_PER_MESSAGE_TARGET = 5.0  # CPU time: the machine's 2 cores are shared by many processes
 LOAD_S_TARGET = 2.0
 # Reached at commit time and below the target: regression floors, not goals.
-# (measured with corpus/train_f … train_j: top-1 old 0.959, dev 0.949, blind 0.964, fresh
-# 0.954, unseen 0.952; top-3 old 0.993, dev 0.989, blind 0.991, fresh 0.992, unseen 0.985.
-# See handlers/data/corpus/PROVENANCE.md for what each training file changed.)
+# (measured with corpus/train_l … train_n and places cut out of the features: top-1 old
+# 0.961, dev 0.946, blind 0.971, fresh 0.960, unseen 0.952, sixth 0.962; top-3 old 0.998, dev
+# 0.986, blind 0.996, fresh 0.996, unseen 0.996, sixth 1.000. See
+# handlers/data/corpus/PROVENANCE.md for what each training file changed.)
 TOP1_FLOOR_BELOW_TARGET = {"dev": 0.945}
-TOP3_FLOOR_BELOW_TARGET = {"dev": 0.985, "unseen": 0.98}
+TOP3_FLOOR_BELOW_TARGET = {"dev": 0.985}
 CATEGORY_RECALL_FLOOR = 0.6  # worst single category on a held-out set (about 15 messages each)
 ASK_RATE_CEILING = 0.30  # cost of the danger question: share of non-urgent messages asked
 
@@ -173,6 +181,23 @@ def test_top1_and_top3(evaluation):
     assert s["top3"] >= min(TOP3_TARGET, TOP3_FLOOR_BELOW_TARGET.get(name, TOP3_TARGET))
 
 
+def test_all_held_out_sets_together_meet_every_target():
+    """The six sets pooled (2,804 messages, the steadiest figure: one set of 350-520 moves by
+    half a point with a message or two) meet the issue's targets in full."""
+    results = []
+    for name in HELD_OUT:
+        for text, category, urgency in _held_out(name):
+            results.append((text, category, urgency, classify(text), (0.0, 0.0)))
+    s = _summarise(results)
+    print(
+        f"\npooled held-out ({s['n']}): top-1 {s['top1']:.3f}, top-3 {s['top3']:.3f}, "
+        f"urgent as normal {s['urgent_as_normal']}, false urgent {s['false_urgent_rate']:.3f}"
+    )
+    assert s["n"] >= 2800
+    assert s["top1"] >= TOP1_TARGET and s["top3"] >= TOP3_TARGET
+    assert s["urgent_as_normal"] == 0 and s["false_urgent_rate"] <= FALSE_URGENT_TARGET
+
+
 def test_every_category_is_recognised(evaluation):
     _, s, _ = evaluation
     assert not {c: r for c, r in s["recall"].items() if r < CATEGORY_RECALL_FLOOR}
@@ -270,6 +295,36 @@ def test_the_scope_mark_is_what_separates_now_from_then():
     assert "w:冒烟" in features(normalize("楼道在冒烟"))
     assert "w:~着火" in features(normalize("上次着火后没人管"))
     assert "w:冒烟" in features(normalize("上次着火后没人管 现在又冒烟了"))
+
+
+CALM_REPORTS = [
+    "楼上一直往下滴水",
+    "楼道灯坏了好几天了",
+    "垃圾桶满了没人收",
+    "电梯按钮不灵",
+    "门口有辆车一直占着消防通道",
+    "下水道堵了 有点臭",
+]
+PLACES = ["3号楼502", "12栋2单元", "三号楼二单元1403室", "东区5幢8楼"]
+
+
+@pytest.mark.parametrize("text", CALM_REPORTS)
+def test_naming_the_building_does_not_make_a_report_more_urgent(text):
+    """Residents name their building in calm reports too ('3号楼502楼上一直往下滴水' was filed
+    urgent: the danger model had learnt that numbers and buildings mean danger)."""
+    plain = classify(text)
+    for place in PLACES:
+        placed = classify(place + text)
+        assert placed.urgency != "urgent", place + text
+        assert placed.danger <= plain.danger + 0.1, place + text
+        assert placed.category == plain.category, place + text
+
+
+def test_the_emergency_lines_still_count():
+    from handlers.clf_features import features, normalize
+
+    assert "w:120" in features(normalize("已经打了120"))
+    assert not any("502" in f or "#" in f for f in features(normalize("3号楼502室")))
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ HELD_OUT = [
         "heldout_blind.tsv",
         "heldout_fresh.tsv",
         "heldout_unseen.tsv",
+        "heldout_sixth.tsv",
     )
 ]
 NEAR_COPY = 0.6  # character-bigram Jaccard similarity
