@@ -100,6 +100,10 @@ PROGRESS_CUES = (
 )  # fmt: skip
 
 
+# A taker who took the wrong job or cannot do it ('接错了', '这个我弄不了'): how to hand it back.
+_GIVES_UP = re.compile(r"接错|点错|不接了|不想接|接不了|弄不了|修不了|搞不定|干不了|办不了")
+
+
 def _held(user) -> list[Ticket]:
     return list(
         Ticket.select(Ticket.id)
@@ -111,12 +115,16 @@ def _held(user) -> list[Ticket]:
 
 def _progress_in_own_words(text: str, user) -> str | None:
     """A taker's free words about the job in hand are its progress, not a new report: with
-    one job in hand they are recorded on it; with several, the taker is asked which."""
-    if user.role not in ASSIGNEE_ROLES or not any(cue in text for cue in PROGRESS_CUES):
+    one job in hand they are recorded on it; with several, the taker is asked which. Words
+    that give the job up ('接错了') are told how to hand it back."""
+    gives_up = _GIVES_UP.search(text) is not None
+    if user.role not in ASSIGNEE_ROLES or not (gives_up or any(c in text for c in PROGRESS_CUES)):
         return None
     held = _held(user)
     if not held:
         return None
+    if gives_up:  # handing back is a choice with a reason: say how, change nothing
+        return rtexts.HAND_BACK_HOW.format(number=f"#{held[-1].id}")
     if len(held) > 1:
         numbers = "、".join(f"#{t.id}" for t in held)
         return rtexts.PROGRESS_WHICH.format(numbers=numbers, number=held[0].id)

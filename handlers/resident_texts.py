@@ -32,6 +32,10 @@ PROGRESS_DONE_IN_OWN_WORDS = (
     "已记为工单 {number} 的进展，并告诉了居民。听起来已经办好了：回复“办结 {number}”就办结，"
     "居民会收到评价邀请；还没完的话不用管这句。"
 )
+HAND_BACK_HOW = (
+    "不要紧。要把工单退回，请回复“退单 {number} 原因”，比如“退单 {number} 接错了”，"
+    "工单会回到接单池，请别人来接；只是说明进展的话，请回复“进度 {number} 内容”。"
+)
 # After a progress line when a report draft was open (a taker's words answered no menu of it).
 DRAFT_DROPPED = "\n刚才那条没有当作新问题上报。"
 PROGRESS_WHICH = (

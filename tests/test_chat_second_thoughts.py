@@ -265,3 +265,18 @@ def test_a_dispatcher_who_dispatched_wrongly_is_told_how_to_put_it_right(chat, d
         assert "转单 #编号" in reply and "改类 #编号" in reply, said
     assert "没看懂" in dispatcher.say("今天下雨")  # anything else is still not understood
     assert "没看懂" in chat("demo_supervisor_1").say("派错了")  # supervisors do not dispatch
+
+
+def test_a_volunteer_who_took_the_wrong_job_is_told_how_to_hand_it_back(chat, demo):
+    """'接错了' got '没太明白您的意思…比如“3号楼楼道灯坏了”' (found playing a clean clone); and
+    '这个我弄不了 要专业的来' could have opened a report draft. Now both name 退单 and record
+    nothing: handing back is the volunteer's choice, with a reason."""
+    number, volunteer = _taken(chat, "3号楼楼道灯坏了")
+    for said in ("接错了", "这个我弄不了 要专业的来"):
+        reply = volunteer.say(said)
+        assert f"退单 #{number} 原因" in reply and "比如“3号楼" not in reply, said
+        assert Ticket.get_by_id(number).state == "taken"
+    assert "请确认报事内容" not in volunteer.say("好的")  # no draft was opened
+    volunteer.say(f"退单 #{number} 接错了")
+    back = Ticket.get_by_id(number)
+    assert (back.state, back.assignee_id, back.in_pool) == ("dispatched", None, True)
