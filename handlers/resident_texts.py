@@ -64,6 +64,9 @@ ANOTHER_PROBLEM = (
 NEXT_PROBLEM = "接下来是您说的另一件事：\n"
 CONFIRM_AGAIN = "没太明白这句。要补充请直接说具体情况或发照片。\n{summary}"
 
+PRAISE_ASK_SCORE = (
+    "谢谢您的认可！给工单 {number} 打个分吧：回复“满意”“基本满意”或“不满意”，也可以回复 1–5 分。"
+)
 NO_RATING_WAITING = "您现在没有需要评价的工单，谢谢您！有新问题直接告诉我。"
 ALREADY_RATED = "工单 {number} 您已经评价过了，谢谢！有新问题直接告诉我。"
 RATED_DRAFT_KEPT = "\n（您刚才的报事还没提交，回复“确认”提交，或“取消”放弃。）"

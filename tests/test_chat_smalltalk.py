@@ -229,6 +229,25 @@ def test_praise_with_nothing_to_rate_is_thanks_not_a_detail_or_a_rating(chat, de
     assert Ticket.get_by_id(filed_number(resident.say("确认"))).text == "3号楼楼道灯坏了"
 
 
+@pytest.mark.parametrize("words", ["修得挺快的 谢谢师傅", "师傅很专业 辛苦了", "效率真高，点赞"])
+def test_praise_of_the_work_while_a_rating_waits_asks_for_the_score(chat, demo, words):
+    """Found playing a clean clone: '修得挺快的 谢谢师傅' to the rating request opened a report
+    draft ('问题在哪里？'). Now it asks for the score in one tap and rates nothing by itself."""
+    resident, n = _resolved_lamp(chat)
+    reply = resident.say(words)
+    assert f"给工单 #{n} 打个分" in reply and "问题在哪里" not in reply
+    assert Ticket.get_by_id(n).score is None and Ticket.select().count() == 1
+    assert "感谢您的评价" in resident.say("满意")
+    assert Ticket.get_by_id(n).score == 5
+
+
+def test_praise_with_a_complaint_while_a_rating_waits_is_not_taken_for_praise(chat, demo):
+    resident, n = _resolved_lamp(chat)
+    reply = resident.say("谢谢师傅 但是灯又坏了 还是不亮")
+    assert "打个分" not in reply
+    assert Ticket.get_by_id(n).score is None
+
+
 def test_words_that_only_begin_like_a_rating_do_not_rate(chat, demo):
     resident, n = _resolved_lamp(chat)
     resident.say("还可以再补充点情况吗")
