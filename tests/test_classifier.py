@@ -21,7 +21,8 @@ Held-out sets (never used for training or for choosing the model):
   existed: top-1 0.969, top-3 0.996, no urgent message classified normal, no false urgent.
   Then 30 training rows that were near-copies of its lines were removed, and train_l, train_m
   and train_n (written at the same time by helpers who never saw it, briefed before its score)
-  were added. Its misses have not been read (one glimpsed in a log after the model was final).
+  were added. Its misses are not printed (UNREAD); two were glimpsed in a test log after
+  the model was final.
 
 The full report is printed to the terminal even under ``pytest -q``. Each assertion is the
 issue's target; where the model honestly falls short, the assertion is the figure reached,
@@ -59,6 +60,9 @@ HELD_OUT = {
     "sixth": DATA / "heldout_sixth.tsv",
 }
 REPO = Path(__file__).resolve().parent.parent
+# Sets whose misses are never printed, so that whoever tunes the model next cannot read them
+# and the set stays a fair test.
+UNREAD = {"sixth"}
 
 # The targets.
 TOP1_TARGET = 0.95
@@ -159,6 +163,9 @@ def _report(name: str, s: dict, results) -> str:
     for code, recall in s["recall"].items():
         lines.append(f"  {code:<22}{recall:6.3f}  (n={s['support'][code]})")
     misses = [(t, c, r.category) for t, c, _u, r, _ in results if r.category != c]
+    if name in UNREAD:
+        lines.append(f"misclassified: {len(misses)} (not shown: this set's misses stay unread)")
+        return "\n".join(lines)
     lines.append(f"misclassified: {len(misses)} (first 8 shown)")
     lines += [f"  [{want} -> {got}] {text[:40]}" for text, want, got in misses[:8]]
     return "\n".join(lines)
