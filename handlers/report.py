@@ -171,7 +171,13 @@ def _duplicate_offer(session, compound) -> str:
     found = similar_open_tickets(
         data["category"], compound, data.get("lat"), data.get("lng"), limit=DUPLICATE_CANDIDATES
     )
-    found = [t for t in found if words.same_subject(data.get("text", ""), t.text)][:3]
+    building = data.get("building", "")
+    found = [
+        t
+        for t in found
+        if words.same_subject(data.get("text", ""), t.text)
+        and not (building and t.building and t.building != building)  # 5号楼's lift is not 3号楼's
+    ][:3]
     seen = data.get("seen", [])
     own = [
         t for t in found if t.reporter_id == user.id and t.state in OPEN_STATES and t.id not in seen
