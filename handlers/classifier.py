@@ -119,7 +119,8 @@ class _Model:
         self.level_coef = arrays["level_coef"]
         self.level_bias = arrays["level_bias"]
         self.fingerprint = str(arrays["fingerprint"]) if "fingerprint" in arrays else ""
-        self.arrays = arrays
+        # The rest, for reports; not the vocabulary (2 MB as a numpy array), read into the index.
+        self.arrays = {k: v for k, v in arrays.items() if k != "vocab"}
 
     def vector(self, text: str):
         """(feature indices, TF-IDF weights): sublinear tf, idf, l2 norm, like sklearn's."""
