@@ -432,17 +432,23 @@ def _heading(f: DigestFigures, kind: str) -> str:
 
 
 def _rates(f: DigestFigures) -> str:
-    """The three rates, or in words why there is none yet (a bare dash tells a reader nothing)."""
-    respond = "本期没有到期的派单，暂不计响应率"
-    if f.respond_due:
-        respond = f"响应率 {_pct(f.responded_in_time, f.respond_due)}"
-    done = "本期没有到期的工单，暂不计办结率"
-    if f.due:
-        done = f"办结率 {_pct(f.done_in_time, f.due)}"
-    happy = "还没有收到评价，暂不计满意度"
-    if f.ratings:
-        happy = f"满意度 {_pct(f.satisfied, f.ratings)}"
-    return f"{respond}，{done}，{happy}。"
+    """The three rates, and in one clause which cannot be counted yet and why (a bare dash
+    tells a reader nothing): '响应率 100%；办结率、满意度暂不计（本期没有到期的工单，还没有收到评价）。'"""
+    rates = (
+        ("响应率", f.responded_in_time, f.respond_due),
+        ("办结率", f.done_in_time, f.due),
+        ("满意度", f.satisfied, f.ratings),
+    )
+    known = [f"{name} {_pct(part, whole)}" for name, part, whole in rates if whole]
+    missing = [name for name, _part, whole in rates if not whole]
+    if not missing:
+        return "，".join(known) + "。"
+    due = [what for what, n in (("派单", f.respond_due), ("工单", f.due)) if not n]
+    reasons = [f"本期没有到期的{'和'.join(due)}"] if due else []
+    if not f.ratings:
+        reasons.append("还没有收到评价")
+    later = f"{'、'.join(missing)}暂不计（{'，'.join(reasons)}）。"
+    return "，".join(known) + "；" + later if known else later
 
 
 def _is_slow(g: SlowGrid) -> bool:

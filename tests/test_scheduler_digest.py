@@ -135,7 +135,7 @@ def test_empty_period_has_no_rates(db, demo):
     assert (f.new, f.completion_rate, f.satisfaction_rate, f.overdue) == (0, None, None, [])
     text = digest.render(f)
     assert "—" not in text and "目前没有超时工单" in text
-    assert "本期没有到期的工单，暂不计办结率，还没有收到评价，暂不计满意度" in text
+    assert "响应率、办结率、满意度暂不计（本期没有到期的派单和工单，还没有收到评价）。" in text
 
 
 def test_today_counts_from_local_midnight(db, data):
