@@ -86,6 +86,8 @@ def outside_draft(message, text: str, user, ctx) -> str | None:
     progress = _progress_in_own_words(text, user)
     if progress is not None:
         return progress
+    if smalltalk.introduces_self(text):  # '我是物业的' opens no draft
+        return rtexts.INTRO_ASK_WHAT + _taker_note(user, smalltalk.GREETING)
     if not smalltalk.describes_problem(text):
         return rtexts.UNCLEAR
     return None

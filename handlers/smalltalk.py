@@ -203,6 +203,27 @@ def takes_back(text: str) -> bool:
     return False
 
 
+# "我是物业的", "你好 我是3号楼502的", "我是新搬来的": who is writing, and nothing of a problem.
+_NUM = r"[0-9一二三四五六七八九十两]+"
+_PLACE = rf"(?:{_NUM}(?:号楼|栋|幢|单元|楼|号)?(?:{_NUM}(?:单元|室|号)?)*)"
+_WHO_IS = (
+    r"(?:住户|业主|居民|租户|房东|物业|物业公司|保安|保洁|志愿者|党员|网格员|楼长|社区|居委会|"
+    r"工作人员|新来的|新搬来的|老住户)"
+)
+_INTRO_RE = re.compile(
+    rf"^(?:(?:你好|您好|喂|哈喽|hello|hi)[,，\s!！]*)?我是(?:这里|这个小区|本小区|小区|{_PLACE})?"
+    rf"的?{_WHO_IS}?的?[啊呀哈]?[。.!！]?$"
+)
+
+
+def introduces_self(text: str) -> bool:
+    """The whole message says who is writing ('我是物业的') and nothing else."""
+    clean = _fold(text)
+    return bool(_INTRO_RE.match(clean)) and not re.fullmatch(
+        r"(?:.*[\s,，])?我是的?[。.!！]?", clean
+    )
+
+
 def without_small_talk(text: str) -> str:
     """'你好，3号楼灯坏了' → '3号楼灯坏了': leading greetings are no part of a description."""
     pieces = re.split(r"(?<=[,，.。!！?？;；~～\s])", text.strip())

@@ -316,3 +316,28 @@ def test_saying_you_want_to_report_asks_what_and_files_nothing_of_it(chat, demo,
 )
 def test_a_wish_that_names_the_problem_is_the_problem(text):
     assert smalltalk.kind(text) is None
+
+
+@pytest.mark.parametrize(
+    "who, words",
+    [
+        ("demo_worker_1", "我是物业的"),
+        ("demo_resident_2", "你好 我是3号楼502的"),
+        ("demo_resident_2", "我是新搬来的"),
+        ("demo_volunteer_1", "我是志愿者"),
+    ],
+)
+def test_saying_who_you_are_opens_no_report(chat, demo, who, words):
+    """Found playing a clean clone: a property worker's '我是物业的' got '问题在哪里？', a draft
+    with the problem '我是物业的'."""
+    person = chat(who)
+    reply = person.say(words)
+    assert "遇到了什么问题" in reply and "问题在哪里" not in reply
+    assert "请确认报事内容" not in person.say("好的")
+    summary = person.say("幸福里3号楼楼道灯坏了")
+    assert "问题：幸福里3号楼楼道灯坏了" in summary  # the draft holds the problem alone
+
+
+def test_who_you_are_with_the_problem_is_a_report(chat, demo):
+    resident = chat("demo_resident_2")
+    assert "请确认报事内容" in resident.say("我是3号楼的 楼道灯坏了")
