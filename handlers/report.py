@@ -5,6 +5,7 @@ missing. Urgent matters file at once with advice on what to do meanwhile.
 """
 
 import copy
+import re
 
 from handlers import draft_words as words
 from handlers import resident_texts as rtexts
@@ -344,10 +345,41 @@ def give_place(message, session):
     if _is_small_talk(message):
         return rtexts.DRAFT_SMALL_TALK.format(question=texts.REPORT_ASK_PLACE), None
     before = session.data.get("compound_id")
-    _absorb_place_only(message.clean_text, session.data)
+    text = message.clean_text
+    problem = _tells_the_problem(text)
+    if problem:  # '就是楼道灯坏了': the problem itself, told while the place was asked
+        _absorb_text(text, session.data)
+    else:
+        _absorb_place_only(text, session.data)
     if session.data.get("compound_id") == before and not _place_known(session):
-        return texts.REPORT_PLACE_UNKNOWN, None
+        return (rtexts.DETAIL_ASK_PLACE if problem else texts.REPORT_PLACE_UNKNOWN), None
     return _next_question(message, session)
+
+
+# Above this the classifier is sure enough that words answering "where?" tell the problem
+# instead ('就是我家门口的路灯 不对 是楼道灯 坏了'); an unknown compound's name ('阳光花园')
+# scores about 0.55.
+PROBLEM_NOT_PLACE_CONFIDENCE = 0.8
+
+
+# What the name of a place we do not know ends with ('火星小区', '绿地世纪城3期5号楼'): the
+# classifier reads 火 in 火星小区 as fire, so such a name is a place whatever it scores.
+_PLACE_NAME_RE = re.compile(
+    r"^.{0,12}(?:小区|花园|家园|新村|公寓|大厦|社区|苑|府|湾|城|里|庭|园|期|号院|路|街|巷|弄)"
+    r"(?:\s*[0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|单元|号|室|期))*$"
+)
+
+
+def _tells_the_problem(text: str) -> bool:
+    mention = extract_place(text, compound_names().keys())
+    if not mention.is_empty and _only_place(text, mention):
+        return False
+    if _PLACE_NAME_RE.match(text.strip(" ，,。.!！在是的")):
+        return False
+    result = classify(text)
+    if result.urgency == Urgency.URGENT:
+        return True
+    return result.category != "other" and result.confidence >= PROBLEM_NOT_PLACE_CONFIDENCE
 
 
 def _absorb_place_only(text: str, data: dict):

@@ -4,7 +4,7 @@ Kept apart from handlers/texts.py so the resident chat's copy reads in one place
 sentence says what the person can do next.
 """
 
-from handlers import smalltalk
+from handlers import smalltalk, texts
 
 WHAT_I_DO = (
     "遇到小区里的问题，直接用文字、语音、照片或位置告诉我，我帮您报给网格员；回复“我的工单”看进度。"
@@ -74,6 +74,7 @@ RATED_DRAFT_KEPT = "\n（您刚才的报事还没提交，回复“确认”提�
 
 # Numbered menus say exactly which answers they take.
 PICK_ONLY = "请回复 {options}。"
+DETAIL_ASK_PLACE = "好的，记下了。" + texts.REPORT_ASK_PLACE
 DETAIL_KEPT = "好的，已记下（地点：{place}）。"
 DUPLICATE_ONLY = "请回复 {options} 关注已有的工单，或回复“不是”提交新工单。"
 OWN_DUPLICATE_ONLY = "请回复 {options} 补充到您已报的工单，或回复“不是”提交新工单。"

@@ -90,6 +90,13 @@ _WANT_REPORT_RE = re.compile(
     rf"|{_WHO}有{_HOW_MUCH}{_WHAT}{_WISH}{_TO_YOU}{_VERB}?{_HOW_MUCH}"
     rf"|(?:有事|有点事|有个事|有件事){_WISH}{_TO_YOU}{_VERB}?{_HOW_MUCH})$"
 )
+# "你们这个公众号怎么报修", "请问怎么反映问题", "这个咋用": how to use the account, no problem.
+_HOW_TO_RE = re.compile(
+    r"^(?:请问|问下|问一下)?(?:你们|您们)?(?:这个|这)?(?:公众号|平台|系统|小程序|号|这里|这儿)?(?:上|里)?"
+    r"(?:要|该|应该|可以)?(?:怎么|怎样|如何|咋|怎么样)(?:才能|才可以)?"
+    r"(?:报修|报事|报|反映|反应|投诉|求助|用|使用|操作|提交|上报|找你们|联系你们|联系)"
+    r"(?:问题|情况|事情|东西)?$"
+)
 _CLAUSE = re.compile(r"[\s,，.。!！?？;；、~～…]+")
 _LAUGH = re.compile(r"^(哈|呵|嘿|嘻|h|l|o|啊){2,}$|^lol$|^hh+$|^233+$")
 _ASCII_WORD = re.compile(r"^[a-z]+$")
@@ -122,6 +129,8 @@ def _clause_kind(clause: str) -> str | None:
             return kind
     if _wants_to_report(clause):
         return WANT_REPORT
+    if _HOW_TO_RE.match(clause):
+        return ABOUT
     run_on = _run_on_kinds(clause)
     if run_on:  # '算了不报了', '好的谢谢': phrases typed without a comma between them
         return min(run_on, key=_PRECEDENCE.index)

@@ -341,3 +341,25 @@ def test_saying_who_you_are_opens_no_report(chat, demo, who, words):
 def test_who_you_are_with_the_problem_is_a_report(chat, demo):
     resident = chat("demo_resident_2")
     assert "请确认报事内容" in resident.say("我是3号楼的 楼道灯坏了")
+
+
+def test_asking_how_to_report_is_answered_not_drafted(chat, demo):
+    """Found playing a clean clone: '你们这个公众号怎么报修啊' became a report whose problem was
+    that question, and the real problem that followed was lost (below)."""
+    resident = chat("demo_resident_2")
+    reply = resident.say("你们这个公众号怎么报修啊")
+    assert "直接用文字" in reply and "问题在哪里" not in reply
+    assert "请确认报事内容" in resident.say("3号楼楼道灯坏了")
+    assert "请确认报事内容" in chat("demo_resident_3").say("电梯怎么报修 3号楼电梯不动了")
+
+
+def test_the_problem_told_while_the_place_is_asked_is_kept(chat, demo):
+    newcomer = chat("someone_new")  # no home compound: the place is asked
+    assert "问题在哪里" in newcomer.say("我家这边灯坏了")
+    kept = newcomer.say("不对 是楼道灯 好几天不亮了")
+    assert kept.startswith("好的，记下了") and "问题在哪里" in kept
+    assert "没找到这个小区" in newcomer.say("阳光花园")  # an unknown place is still a place
+    assert "没找到这个小区" in newcomer.say("火星小区")  # whatever its 火 makes the model think
+    summary = newcomer.say("丹桂苑2号楼")
+    assert "楼道灯 好几天不亮了" in summary and "地点：丹桂苑2号楼" in summary
+    assert "类别：供电/照明" in summary
