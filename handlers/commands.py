@@ -30,6 +30,12 @@ FIXED = {
     "物业评价": "property_report", "物业红黑榜": "property_report", "红榜": "property_report",
     "大屏": "dashboard", "数据大屏": "dashboard", "看板": "dashboard",
 }  # fmt: skip
+# Pinyin-input slips of the menu words (附进 for 附近, 人物 for 任务, 积份 for 积分).
+FIXED |= {
+    "附进工单": "nearby", "附近的工单": "nearby", "附近订单": "nearby", "附近单子": "nearby",
+    "我的人物": "my_tasks", "我的任物": "my_tasks", "我的积份": "my_points",
+    "我的公单": "my_tickets",
+}  # fmt: skip
 FIXED |= {
     "积分商城": "shop", "信用超市": "shop", "积分超市": "shop", "我的兑换": "my_redemptions",
     "心愿墙": "wish_wall", "待审心愿": "wishes_to_review", "服务菜单": "service_menu",

@@ -291,3 +291,14 @@ def test_the_same_kind_of_problem_in_another_building_is_no_duplicate(chat, demo
     assert number_in(neighbour.say("确认")) == first + 1
     same = chat("demo_resident_3").say("3号楼楼道的灯不亮")
     assert "是不是同一件" in same and f"#{first}" in same  # the same building still is
+
+
+def test_menu_words_typed_with_a_pinyin_slip_still_work(chat, demo):
+    """Found playing a clean clone: a volunteer's '附进工单' (附近) was not understood."""
+    number = _filed(chat, "demo_resident_1", "3号楼楼道灯坏了")
+    chat("demo_dispatcher_1").say(f"派单 #{number} 给 志愿者")
+    volunteer = chat("demo_volunteer_1")
+    assert f"#{number}" in volunteer.say("附进工单")
+    volunteer.say(f"接单 #{number}")
+    assert f"#{number}" in volunteer.say("我的人物")
+    assert "积分" in volunteer.say("我的积份")
