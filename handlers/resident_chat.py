@@ -162,8 +162,8 @@ _COMPLAINT = re.compile(r"但|可是|不过|又坏|还是|还没|没修|没好|�
 def _praise_for_a_rating(text: str, user) -> str | None:
     """While a ticket waits for this person's rating, words of praise ask for the score in one
     tap instead of opening a report draft about '修得挺快的'."""
-    if not _PRAISE.search(text) or _COMPLAINT.search(text):
-        return None
+    if not _PRAISE.search(text) or _COMPLAINT.search(text) or smalltalk.kind(text) is not None:
+        return None  # a bare '谢谢' is answered as thanks, as before
     waiting = resident.waiting_for_rating(user)
     if len(waiting) != 1:
         return None
