@@ -167,11 +167,7 @@ def _marked_words(text: str) -> list[tuple[str, bool]]:
         negate_left = 0
         for seg in _SEGMENT_RE.findall(clause):
             if seg.isdigit() and seg not in EMERGENCY_NUMBERS:
-                # 3号楼, 502室: a number says nothing about the problem. (Kept as "#", it taught
-                # the danger model that a number means danger: the urgent training messages
-                # name their building far more often than the calm ones, while residents name
-                # it in calm reports too, and '3号楼502楼上一直往下滴水' was filed urgent.)
-                continue
+                continue  # a number says nothing about the problem (see _PLACE_RE below)
             words = tok.lcut(seg, HMM=False) if seg[0] >= "\u3400" else [seg]
             for word in words:
                 if word in NOW_CUES:
