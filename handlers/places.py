@@ -49,6 +49,12 @@ _NAME_SUFFIXES = ("小区", "花园", "苑")
 _CORE_FOLLOW_RE = re.compile(
     rf"\s*(?:[\dA-Za-z{_CN}]{{1,4}}\s*(?:号|栋|幢|座|单元|期|区|#|-)|小区|家园|花园|苑|那边|这边|门口)"
 )
+# What the name of a place ends with, for a name we do not know ('火星小区', '绿地世纪城3期5号楼',
+# '人民路'): short, a place word, then at most building, unit and room numbers.
+_PLACE_NAME_RE = re.compile(
+    rf"^.{{0,12}}(?:{'|'.join(_NAME_SUFFIXES)}|家园|新村|公寓|大厦|社区|府|湾|城|里|庭|园|期|号院|路|街|巷|弄)"
+    rf"(?:\s*[\d{_CN}]+\s*(?:号楼|栋|幢|单元|号|室|期))*$"
+)
 _COUNT_PREFIX = "这那几好有共"  # "这三栋楼" counts buildings rather than naming one
 
 
@@ -62,6 +68,11 @@ class PlaceMention:
     @property
     def is_empty(self) -> bool:
         return not (self.building or self.unit or self.room or self.compound_name)
+
+
+def looks_like_place_name(text: str) -> bool:
+    """'火星小区', '阳光花园5号楼': the whole text reads as the name of a place (known or not)."""
+    return bool(_PLACE_NAME_RE.match(text.strip(" ，,。.!！在是的")))
 
 
 def cn_to_int(text: str) -> int | None:

@@ -5,7 +5,6 @@ missing. Urgent matters file at once with advice on what to do meanwhile.
 """
 
 import copy
-import re
 
 from handlers import draft_words as words
 from handlers import resident_texts as rtexts
@@ -13,7 +12,7 @@ from handlers import smalltalk, supplements, texts, views
 from handlers.classifier import CATEGORY_NAMES, classify
 from handlers.commands import normalize
 from handlers.conversation import END, NOT_MINE, Conversation
-from handlers.places import extract_place
+from handlers.places import extract_place, looks_like_place_name
 from models import lifecycle, notices
 from models.enums import OPEN_STATES, Urgency
 from models.org import Compound, OrgUnit, cached_row
@@ -362,19 +361,11 @@ def give_place(message, session):
 PROBLEM_NOT_PLACE_CONFIDENCE = 0.8
 
 
-# What the name of a place we do not know ends with ('火星小区', '绿地世纪城3期5号楼'): the
-# classifier reads 火 in 火星小区 as fire, so such a name is a place whatever it scores.
-_PLACE_NAME_RE = re.compile(
-    r"^.{0,12}(?:小区|花园|家园|新村|公寓|大厦|社区|苑|府|湾|城|里|庭|园|期|号院|路|街|巷|弄)"
-    r"(?:\s*[0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|单元|号|室|期))*$"
-)
-
-
 def _tells_the_problem(text: str) -> bool:
     mention = extract_place(text, compound_names().keys())
     if not mention.is_empty and _only_place(text, mention):
         return False
-    if _PLACE_NAME_RE.match(text.strip(" ，,。.!！在是的")):
+    if looks_like_place_name(text):  # '火星小区': its 火 reads as fire to the classifier
         return False
     result = classify(text)
     if result.urgency == Urgency.URGENT:

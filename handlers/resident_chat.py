@@ -10,7 +10,7 @@ import re
 
 from handlers import report, resident, smalltalk, supplements, texts, views
 from handlers import resident_texts as rtexts
-from handlers.commands import parse_rating
+from handlers.commands import UNSOLVED, parse_rating
 from models import lifecycle
 from models.enums import ASSIGNEE_ROLES, OPEN_STATES, State
 from models.org import Compound, bind_compound
@@ -95,11 +95,8 @@ def outside_draft(message, text: str, user, ctx) -> str | None:
 
 # Words a volunteer or worker uses about a job in hand ('我到了，正在处理', '修好了'),
 # never the start of a new problem.
-# '修好了', '搞定', '清理完了': the job sounds finished, unless negated ('还没修好', '没弄好').
-DONE_CUES = ("修好", "弄好", "搞定", "处理好", "处理完", "换好", "清理好", "清理完", "办好", "完工")
-_NOT_DONE = re.compile(r"(?:没|未|没有|还没|还没有|不能|没法)\s*(?:" + "|".join(DONE_CUES) + ")")
 PROGRESS_CUES = (
-    *DONE_CUES, "到了", "到现场", "在现场", "在修", "正在", "处理中", "完成", "联系了", "联系过",
+    *smalltalk.DONE_CUES, "到了", "到现场", "在现场", "在修", "正在", "处理中", "完成", "联系了", "联系过",
     "联系不上", "马上", "稍后", "在路上", "出发", "换了", "买了", "配件", "看过了", "检查了",
     "已处理", "已经处理", "接了", "已接", "这就去", "我去看", "交给我",
 )  # fmt: skip
@@ -134,14 +131,10 @@ def _progress_in_own_words(text: str, user) -> str | None:
         numbers = "、".join(f"#{t.id}" for t in held)
         return rtexts.PROGRESS_WHICH.format(numbers=numbers, number=held[0].id)
     ticket = lifecycle.report_progress(held[0].id, user, text)
-    done = _says_done(text)
+    done = smalltalk.says_done(text)
     return (rtexts.PROGRESS_DONE_IN_OWN_WORDS if done else rtexts.PROGRESS_IN_OWN_WORDS).format(
         number=ticket.number
     )
-
-
-def _says_done(text: str) -> bool:
-    return any(cue in text for cue in DONE_CUES) and not _NOT_DONE.search(text)
 
 
 def _taker_note(user, kind: str) -> str:
@@ -152,11 +145,33 @@ def _taker_note(user, kind: str) -> str:
 
 
 # Praise of the work done ('修得挺快的 谢谢师傅'): while a rating waits, the rating's business,
-# never a new problem. A complaint in the same words ('但是又坏了') is no praise.
+# never a new problem. The words of thanks and praise (smalltalk's, which take in the good
+# colloquial ratings) and words about how the work went; a complaint in the same words ('但是又
+# 坏了', '没修好') is no praise.
 _PRAISE = re.compile(
-    r"谢谢|感谢|多谢|辛苦|挺快|很快|真快|及时|麻利|利索|效率|给力|点赞|满意|专业|热情|耐心"
+    "|".join(
+        sorted(
+            {w for w in smalltalk.PHRASES[smalltalk.THANKS].split() if len(w) >= 2}
+            | {
+                "挺快",
+                "很快",
+                "真快",
+                "及时",
+                "麻利",
+                "利索",
+                "效率",
+                "专业",
+                "热情",
+                "耐心",
+                "满意",
+            },
+            key=len,
+            reverse=True,
+        )
+    )
 )
-_COMPLAINT = re.compile(r"但|可是|不过|又坏|还是|还没|没修|没好|不行|不满|差")
+_COMPLAINT = re.compile("|".join(("但", "可是", "不过", "又坏", "还是", "还没", "不行", "不满", "差",
+                                  *UNSOLVED)))  # fmt: skip
 
 
 def _praise_for_a_rating(text: str, user) -> str | None:

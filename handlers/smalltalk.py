@@ -193,12 +193,25 @@ def kind(text: str) -> str | None:
     return min(kinds, key=lambda k: _PRECEDENCE.index(k) if k in _PRECEDENCE else 99)
 
 
-# A clause that ends like this takes the matter back ('那个垃圾的事不用管了', '已经自己解决了').
+# '修好了', '搞定', '清理完了': a job that sounds finished, unless negated ('还没修好', '没弄好').
+# A taker's words about the job (handlers.resident_chat) and a resident's take-back use both.
+DONE_CUES = ("修好", "弄好", "搞定", "处理好", "处理完", "换好", "清理好", "清理完", "办好", "完工")
+NOT_DONE_RE = re.compile(
+    r"(?:没|未|没有|还没|还没有|不能|没法)\s*(?:" + "|".join((*DONE_CUES, "解决", "好")) + ")"
+)
+
+
+def says_done(text: str) -> bool:
+    return any(cue in text for cue in DONE_CUES) and not NOT_DONE_RE.search(text)
+
+
+# A clause that ends like this takes the matter back ('那个垃圾的事不用管了', '已经自己解决了'):
+# the longer never-mind phrases, 'no need to come or fix it', and the job done.
 _WITHDRAW_TAILS = (
-    "不用管了", "别管了", "不用了", "不需要了", "不用处理了", "不用来了", "不用修了", "不用办了",
-    "解决了", "已经好了", "弄好了", "修好了",
+    *(w for w in _WORDS[NEVER_MIND] if len(w) >= 3),
+    "不用处理了", "不用来了", "不用修了", "不用办了", "解决了",
+    *(f"{cue}了" for cue in DONE_CUES),
 )  # fmt: skip
-_NOT_YET = re.compile(r"(?:还|没|未|不)(?:有)?(?:自己)?(?:解决|弄好|修好|好)了$")
 
 
 def takes_back(text: str) -> bool:
@@ -207,7 +220,7 @@ def takes_back(text: str) -> bool:
     for clause in clauses(text):
         if _clause_kind(clause) == NEVER_MIND:
             return True
-        if clause.endswith(_WITHDRAW_TAILS) and not _NOT_YET.search(clause):
+        if clause.endswith(_WITHDRAW_TAILS) and not NOT_DONE_RE.search(clause):
             return True
     return False
 
