@@ -169,15 +169,10 @@ def _duplicate_offer(session, compound) -> str:
     """The reporter's own open ticket about the same thing first; else neighbours' ones."""
     data, user = session.data, session.user
     found = similar_open_tickets(
-        data["category"], compound, data.get("lat"), data.get("lng"), limit=DUPLICATE_CANDIDATES
-    )
-    building = data.get("building", "")
-    found = [
-        t
-        for t in found
-        if words.same_subject(data.get("text", ""), t.text)
-        and not (building and t.building and t.building != building)  # 5号楼's lift is not 3号楼's
-    ][:3]
+        data["category"], compound, data.get("lat"), data.get("lng"), limit=DUPLICATE_CANDIDATES,
+        building=data.get("building", ""),
+    )  # fmt: skip
+    found = [t for t in found if words.same_subject(data.get("text", ""), t.text)][:3]
     seen = data.get("seen", [])
     own = [
         t for t in found if t.reporter_id == user.id and t.state in OPEN_STATES and t.id not in seen

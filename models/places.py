@@ -91,14 +91,17 @@ _TICKETS_NEWEST_FIRST = SqlOnce(
 )
 
 
-def similar_open_tickets(category: str, compound=None, lat=None, lng=None, limit: int = 3):
-    """Active tickets of the same category in the same compound or within 250 m, last 7 days."""
+def similar_open_tickets(category: str, compound=None, lat=None, lng=None, limit: int = 3,
+                         building: str = ""):  # fmt: skip
+    """Active tickets of the same category in the same compound or within 250 m, last 7 days;
+    with `building`, none that names another building (5号楼's lift is not 3号楼's)."""
     since = now() - timedelta(days=DUPLICATE_DAYS)
     if compound is not None:
         # Ids first: most reports have no duplicate, and a full ticket row costs to build.
         compound_id = compound if isinstance(compound, int) else compound.id
         ids = _SIMILAR_IDS.scalars(category, *ACTIVE_STATES, since, compound_id, limit)
-        return _TICKETS_NEWEST_FIRST.rows(Ticket, *ids) if ids else []
+        found = _TICKETS_NEWEST_FIRST.rows(Ticket, *ids) if ids else []
+        return [t for t in found if not (building and t.building and t.building != building)]
     if lat is None or lng is None:
         return []
     span = DUPLICATE_RADIUS_M / 100_000 + 0.001
@@ -116,5 +119,8 @@ def similar_open_tickets(category: str, compound=None, lat=None, lng=None, limit
         Ticket.lat.between(lat - span, lat + span) & Ticket.lng.between(lng - span, lng + span)
     )
     return [
-        t for t in nearby.limit(50) if distance_m(lat, lng, t.lat, t.lng) <= DUPLICATE_RADIUS_M
+        t
+        for t in nearby.limit(50)
+        if distance_m(lat, lng, t.lat, t.lng) <= DUPLICATE_RADIUS_M
+        and not (building and t.building and t.building != building)
     ][:limit]
