@@ -34,7 +34,7 @@ PROGRESS_DONE_IN_OWN_WORDS = (
 )
 HAND_BACK_HOW = (
     "不要紧。要把工单退回，请回复“退单 {number} 原因”，比如“退单 {number} 接错了”，"
-    "工单会回到接单池，请别人来接；只是说明进展的话，请回复“进度 {number} 内容”。"
+    "工单会交回重新安排；只是说明进展的话，请回复“进度 {number} 内容”。"
 )
 # After a progress line when a report draft was open (a taker's words answered no menu of it).
 DRAFT_DROPPED = "\n刚才那条没有当作新问题上报。"
@@ -49,8 +49,9 @@ UNCLEAR = (
     "没太明白您的意思。如果遇到了问题，请说说是什么事、在哪里，比如“3号楼楼道灯坏了”；"
     "回复“帮助”看看还能做什么。"
 )
-ASK_WHAT = "好的，请说说遇到了什么问题、在哪里？比如“3号楼楼道灯坏了”。也可以先发照片或位置。"
-INTRO_ASK_WHAT = "您好！遇到了什么问题，直接告诉我就行，比如“楼道灯坏了”，也可以发照片或位置。"
+_TELL_ME = "请说说遇到了什么问题、在哪里？比如“3号楼楼道灯坏了”。也可以先发照片或位置。"
+ASK_WHAT = "好的，" + _TELL_ME
+INTRO_ASK_WHAT = "您好！" + _TELL_ME  # '我是物业的': who is writing, not yet what happened
 ASK_WHAT_AGAIN = "请用一句话说说具体是什么问题，比如“3号楼楼道灯坏了”“楼上漏水到我家”。"
 CHASE_NO_TICKET = "您现在没有在办的工单。遇到问题直接告诉我，我帮您报事。"
 DUE_BY = "按时限应在 {when} 前办结，超时会自动提级督办。"
