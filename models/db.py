@@ -158,12 +158,30 @@ class SqlOnce:
             self._texts[key] = text
         return text
 
-    def rows(self, model, *params) -> list:
-        """The rows as `model` instances, as the built query would give them."""
+    def _whole(self, models: tuple, params: tuple) -> str | None:
+        """The text, if the query selects every field of `models` in their declared order (so
+        each row can be filled column by column); else None. Checked once per text."""
         text = self._text(params)
+        key = (type(database.obj), len(params))
+        if text is not None and key not in self._joined:
+            selected = list(self.build(*params)._returning)
+            whole = [f for model in models for f in model._meta.sorted_fields]
+            self._joined[key] = len(selected) == len(whole) and all(
+                a is b for a, b in zip(selected, whole, strict=True)
+            )
+        return text if text is not None and self._joined[key] else None
+
+    def rows(self, model, *params) -> list:
+        """The rows as `model` instances, as the built query would give them. A query of the
+        whole model is filled column by column: peewee's raw() resolves the cursor's columns
+        against the model on every call, which for one user row cost more than the query."""
+        text = self._whole((model,), params)
         if text is None:
-            return list(self.build(*params))
-        return list(model.raw(text, *params))
+            text = self._text(params)
+            if text is None:
+                return list(self.build(*params))
+            return list(model.raw(text, *params))
+        return [_instance(model, row) for row in database.execute_sql(text, params).fetchall()]
 
     def joined(self, models: tuple, attach: str, *params) -> list:
         """Rows of a `select(A, B).join(B, on=A.fk == B.id)` query as A instances with their B
@@ -171,15 +189,8 @@ class SqlOnce:
         be A's fields then B's, in their declared order (checked once; else peewee builds
         and reads the query on every call)."""
         head, tail = models
-        text = self._text(params)
-        key = (type(database.obj), len(params))
-        if text is not None and key not in self._joined:
-            selected = list(self.build(*params)._returning)
-            whole = list(head._meta.sorted_fields) + list(tail._meta.sorted_fields)
-            self._joined[key] = len(selected) == len(whole) and all(
-                a is b for a, b in zip(selected, whole, strict=True)
-            )
-        if text is None or not self._joined[key]:
+        text = self._whole(models, params)
+        if text is None:
             return list(self.build(*params))
         split = len(head._meta.sorted_fields)
         found = []

@@ -7,7 +7,7 @@ from datetime import timedelta
 import peewee
 
 from models.clock import now
-from models.db import BaseModel, JSONField, SqlOnce, database, write_transaction
+from models.db import BaseModel, JSONField, SqlOnce, database, update_where, write_transaction
 from models.enums import Level, Role
 from models.privacy import mask_name, mask_phone  # noqa: F401 (one masking, re-exported)
 
@@ -240,7 +240,7 @@ def touch_user(openid: str, at=None) -> User:
     # precision are plenty, so most messages skip the write.
     stale = user.last_message_at is None or at - user.last_message_at > TOUCH_EVERY
     if stale or not user.subscribed:
-        User.update(last_message_at=at, subscribed=True).where(User.id == user.id).execute()
+        update_where(User, {"last_message_at": at, "subscribed": True}, {"id": user.id})
         user.last_message_at, user.subscribed = at, True
     return user
 
