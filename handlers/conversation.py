@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from redis.exceptions import LockNotOwnedError, NoScriptError
 from redis.lock import Lock
 
 END = "__end__"
@@ -59,50 +60,108 @@ class Conversation:
 
 
 class ConversationStore:
-    """Conversation state per openid in Redis: {"conv", "state", "data"} with a TTL."""
+    """Conversation state per openid in Redis: {"conv", "state", "data"} with a TTL.
+
+    While this store holds a person's lock (PersonLock), the lock's acquisition has already
+    read their conversation and their marks (a pending rebind question, "just filed"), and
+    writes to their conversation and marks wait to go to Redis with the lock's release, in one
+    round trip: a message costs the admission, the lock and the release, not a round trip for
+    every read and write. Any other Redis read of the store sends the waiting writes first.
+    """
 
     def __init__(self, redis_client, prefix: str):
         self.redis = redis_client
         self.prefix = prefix
-        # (openid, raw value) read with the person's lock (PersonLock), until written.
-        self._primed: tuple[str, str | None] | None = None
+        self._held: str | None = None  # the openid whose lock this store holds
+        self._conv: str | None = None  # their conversation, as read with the lock or since set
+        self._marks: dict[str, object] = {}  # marks read with the lock, each served once
+        self._writes: list[tuple] = []  # (command, args, kwargs) waiting for the release
 
     def _key(self, openid: str) -> str:
         return f"{self.prefix}conv:{openid}"
 
-    def prime(self, openid: str, raw) -> None:
-        """The conversation as just read under the person's lock: load() needs no round trip."""
-        self._primed = (openid, raw.decode() if isinstance(raw, bytes) else raw)
+    def hold(self, openid: str, raw, marks: dict) -> None:
+        """The person's lock was just taken: their conversation and marks as it read them."""
+        self._held = openid
+        self._conv = raw.decode() if isinstance(raw, bytes) else raw
+        self._marks = dict(marks)
+        self._writes = []
+
+    def let_go(self) -> list[tuple]:
+        """The lock is being released: the writes that must go with it (and forget it)."""
+        writes, self._writes, self._held, self._marks = self._writes, [], None, {}
+        return writes
+
+    def _later(self, command: str, *args, **kwargs) -> None:
+        self._writes.append((command, args, kwargs))
+
+    def flush(self) -> None:
+        """Send the writes that wait for the release now (before a read that needs Redis)."""
+        if self._writes:
+            pipe = self.redis.pipeline(transaction=False)
+            for command, args, kwargs in self._writes:
+                getattr(pipe, command)(*args, **kwargs)
+            self._writes = []
+            pipe.execute()
 
     def load(self, openid: str) -> dict | None:
-        primed = self._primed
-        if primed is not None and primed[0] == openid:
-            raw = primed[1]
+        if openid == self._held:
+            raw = self._conv
         else:
+            self.flush()
             raw = self.redis.get(self._key(openid))
         return json.loads(raw) if raw else None
 
     def save(self, openid: str, conv: str, state: str, data: dict, ttl_s: int) -> None:
         payload = json.dumps({"conv": conv, "state": state, "data": data}, ensure_ascii=False)
         # A trace outlives the conversation by a day, so a person who comes back after it
-        # timed out can be told so instead of finding it silently gone (one round trip).
-        self._primed = None
+        # timed out can be told so instead of finding it silently gone.
+        if openid == self._held:
+            self._conv = payload
+            self._later("set", self._key(openid), payload, ex=ttl_s)
+            self._later("set", self._trace_key(openid), conv, ex=ttl_s + LAPSE_MEMORY_S)
+            return
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(self._key(openid), payload, ex=ttl_s)
         pipe.set(self._trace_key(openid), conv, ex=ttl_s + LAPSE_MEMORY_S)
         pipe.execute()
 
     def clear(self, openid: str) -> None:
-        self._primed = None
+        if openid == self._held:
+            self._conv = None
+            self._later("delete", self._key(openid), self._trace_key(openid))
+            return
         self.redis.delete(self._key(openid), self._trace_key(openid))
 
-    def person_lock(self, openid: str, lock_key: str, *, timeout: float,
-                    blocking_timeout: float) -> "PersonLock":  # fmt: skip
+    def mark(self, key: str):
+        """A mark of the person whose lock is held (read with the lock: served once, so a
+        later read sees any write since), else read now."""
+        if key in self._marks:
+            return self._marks.pop(key)
+        self.flush()
+        return self.redis.get(key)
+
+    def set_mark(self, key: str, value, ex: int) -> None:
+        """Set a mark of the person whose lock is held, with the release (else now)."""
+        if self._held is not None:
+            self._marks.pop(key, None)
+            self._later("set", key, value, ex=ex)
+            return
+        self.redis.set(key, value, ex=ex)
+
+    def drop_mark(self, key: str) -> bool:
+        """Delete a mark now; True if it was there."""
+        self._marks.pop(key, None)
+        self.flush()
+        return bool(self.redis.delete(key))
+
+    def person_lock(self, openid: str, lock_key: str, *, timeout: float, blocking_timeout: float,
+                    marks: tuple[str, ...] = ()) -> "PersonLock":  # fmt: skip
         """The lock that lets one message per person be handled at a time; taking it also
-        reads the person's conversation (one round trip, not two)."""
+        reads the person's conversation and `marks` (keys), in the same round trip."""
         lock = self.redis.lock(lock_key, timeout=timeout, blocking_timeout=blocking_timeout,
                                lock_class=PersonLock)  # fmt: skip
-        lock.store, lock.openid = self, openid
+        lock.store, lock.openid, lock.marks = self, openid, marks
         return lock
 
     def _trace_key(self, openid: str) -> str:
@@ -110,6 +169,9 @@ class ConversationStore:
 
     def lapsed(self, openid: str) -> str | None:
         """The name of a conversation that timed out (not finished or cancelled), once."""
+        if openid == self._held and self._conv is not None:
+            return None
+        self.flush()
         if self.redis.exists(self._key(openid)):
             return None
         conv = self.redis.get(self._trace_key(openid))  # GET+DEL, not GETDEL: Redis < 6.2
@@ -119,23 +181,56 @@ class ConversationStore:
 
 
 class PersonLock(Lock):
-    """A redis-py Lock whose acquisition also reads the person's conversation into the store."""
+    """A redis-py Lock whose acquisition also reads the person's conversation and marks into
+    the store, and whose release carries the store's waiting writes."""
 
     store: ConversationStore
     openid: str
-    # SET NX PX as Lock.do_acquire does; on success, the conversation (false when none).
+    marks: tuple[str, ...] = ()
+    # SET NX PX as Lock.do_acquire does; on success, the conversation and the marks (false
+    # for a missing key).
     LOCK_AND_READ = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {1, redis.call('GET', KEYS[2])}
+  local found = {1}
+  for i = 2, #KEYS do
+    found[i] = redis.call('GET', KEYS[i])
+  end
+  return found
 end
 return {0}
 """
+    lua_lock_and_read = None
 
     def do_acquire(self, token) -> bool:
-        timeout_ms = int(self.timeout * 1000)
-        script = self.redis.register_script(self.LOCK_AND_READ)
-        got = script(keys=[self.name, self.store._key(self.openid)], args=[token, timeout_ms])
+        cls = type(self)
+        if cls.lua_lock_and_read is None:
+            cls.lua_lock_and_read = self.redis.register_script(cls.LOCK_AND_READ)
+        keys = [self.name, self.store._key(self.openid), *self.marks]
+        got = cls.lua_lock_and_read(keys=keys, args=[token, int(self.timeout * 1000)],
+                                    client=self.redis)  # fmt: skip
         if not got or not got[0]:
             return False
-        self.store.prime(self.openid, got[1] if len(got) > 1 else None)
+        values = list(got[1:]) + [None] * (len(keys) - len(got))  # Lua stops a table at nil
+        self.store.hold(self.openid, values[0], dict(zip(self.marks, values[1:], strict=True)))
         return True
+
+    def do_release(self, expected_token) -> None:
+        writes = self.store.let_go()
+        if not writes:
+            return super().do_release(expected_token)
+        pipe = self.redis.pipeline(transaction=False)
+        for command, args, kwargs in writes:
+            getattr(pipe, command)(*args, **kwargs)
+        # EVALSHA directly: a Script called on a pipeline first asks SCRIPT EXISTS, a round trip.
+        pipe.evalsha(self.lua_release.sha, 1, self.name, expected_token)
+        *done, released = pipe.execute(raise_on_error=False)
+        for result in done:
+            if isinstance(result, Exception):
+                raise result
+        if isinstance(released, NoScriptError):  # Redis restarted: the script is loaded anew
+            released = self.lua_release(keys=[self.name], args=[expected_token], client=self.redis)
+        elif isinstance(released, Exception):
+            raise released
+        if not released:
+            raise LockNotOwnedError("Cannot release a lock that's no longer owned",
+                                    lock_name=self.name)  # fmt: skip

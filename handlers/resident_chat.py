@@ -50,8 +50,8 @@ def during_draft(message, text: str, user, ctx) -> str | None:
 
 def outside_draft(message, text: str, user, ctx) -> str | None:
     """The reply to a message outside any conversation, or None to start a report draft."""
-    # One round trip for both marks: a pending rebind question, and "just filed".
-    rebind, filed = ctx.redis.mget(_rebind_key(user, ctx), supplements.filed_key(ctx, user))
+    # Both marks were read with the person's lock (marks()): no round trip.
+    rebind, filed = (ctx.store.mark(key) for key in marks(user, ctx))
     answered = _answer_rebind(text, user, ctx, rebind)
     if answered is not None:
         return answered
@@ -221,6 +221,12 @@ def _latest_open(user, with_deadline: bool = False) -> str:
 # --- QR scans: a scan in another compound asks before it moves the resident's home -------
 
 
+def marks(user, ctx) -> tuple[str, str]:
+    """The person's marks that a message outside a draft reads: a pending rebind question
+    and "just filed" (read with the person's lock, ConversationStore.mark)."""
+    return _rebind_key(user, ctx), supplements.filed_key(ctx, user)
+
+
 def _rebind_key(user, ctx) -> str:
     return ctx.key("rebind", user.openid)
 
@@ -238,20 +244,20 @@ def scanned(user, scene: str, ctx) -> str | None:
     if ctx.store.load(user.openid):
         # A "回复 1" now would collide with the draft's own numbered answers.
         return rtexts.REBIND_AFTER_DRAFT.format(old=user.compound.name, new=compound.name)
-    ctx.redis.set(_rebind_key(user, ctx), compound.id, ex=REBIND_TTL_S)
+    ctx.store.set_mark(_rebind_key(user, ctx), compound.id, ex=REBIND_TTL_S)
     return rtexts.REBIND_ASK.format(old=user.compound.name, new=compound.name)
 
 
 def drop_rebind(user, ctx) -> bool:
     """Forget a pending rebind question; True if there was one."""
-    return bool(ctx.redis.delete(_rebind_key(user, ctx)))
+    return ctx.store.drop_mark(_rebind_key(user, ctx))
 
 
 def _answer_rebind(text: str, user, ctx, pending) -> str | None:
     """'1' rebinds, '不' keeps; anything else lets the question lapse and goes on as usual."""
     if not pending:
         return None
-    ctx.redis.delete(_rebind_key(user, ctx))
+    ctx.store.drop_mark(_rebind_key(user, ctx))
     compound = Compound.get_or_none(Compound.id == int(pending))
     answer = text.lower().strip(" 。.!！")
     if compound is not None and answer in REBIND_YES:

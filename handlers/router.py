@@ -3,6 +3,8 @@
 import logging
 import re
 
+from redis.exceptions import LockError
+
 from handlers import (
     incentives,
     refusals,
@@ -64,7 +66,8 @@ def handle(message: Inbound, ctx: Context) -> str:
     # One message per person at a time: a photo and a text sent together must not race. This
     # runs off the request thread, so waiting here costs a late push, never a lost message.
     lock = ctx.store.person_lock(message.openid, ctx.key("lock", message.openid), timeout=60,
-                                 blocking_timeout=ctx.lock_wait_s)  # fmt: skip
+                                 blocking_timeout=ctx.lock_wait_s,
+                                 marks=resident_chat.marks(user, ctx))  # fmt: skip
     if not lock.acquire():
         raise ConversationBusy(f"conversation lock for {message.openid} held too long")
     try:
@@ -74,7 +77,7 @@ def handle(message: Inbound, ctx: Context) -> str:
     finally:
         try:
             lock.release()
-        except Exception:  # the lock expired under a slow request; nothing to undo
+        except LockError:  # the lock expired under a slow request; nothing to undo
             log.warning("conversation lock for %s expired before release", message.openid)
 
 

@@ -29,7 +29,7 @@ def filed_key(ctx, user) -> str:
 def mark_filed(ctx, user) -> None:
     """Remember for the window that this person just filed: most messages come from people
     who did not, and they then cost no database query here."""
-    ctx.redis.set(filed_key(ctx, user), 1, ex=rtexts.SUPPLEMENT_WINDOW_MIN * 60)
+    ctx.store.set_mark(filed_key(ctx, user), 1, ex=rtexts.SUPPLEMENT_WINDOW_MIN * 60)
 
 
 def recent_open_ticket(user, just_filed: bool = True) -> Ticket | None:

@@ -2,6 +2,8 @@
 compound row cache, SQL written once (SqlOnce, insert_new), the lock that reads the
 conversation."""
 
+import pytest
+
 from models import lifecycle
 from models.db import SqlOnce, insert_new
 from models.enums import Action, Role, State
@@ -96,28 +98,75 @@ def test_cached_rows_follow_a_save_in_this_process(demo):
     assert cached_row(Compound, 10**9) is None
 
 
-def test_the_lock_reads_the_conversation_and_a_write_forgets_it(redis_client, redis_prefix):
+def test_the_lock_reads_the_conversation_and_marks_and_writes_go_with_the_release(
+    redis_client, redis_prefix
+):
     from handlers.conversation import ConversationStore
 
     store = ConversationStore(redis_client, redis_prefix)
     store.save("p1", "report", "confirm", {"text": "灯坏了"}, 60)
-    lock = store.person_lock("p1", f"{redis_prefix}lock:p1", timeout=5, blocking_timeout=1)
+    redis_client.set(f"{redis_prefix}filed:p1", 1)
+    marks = (f"{redis_prefix}rebind:p1", f"{redis_prefix}filed:p1")
+    lock = store.person_lock("p1", f"{redis_prefix}lock:p1", timeout=5, blocking_timeout=1,
+                             marks=marks)  # fmt: skip
     assert lock.acquire()
     try:
-        assert store._primed is not None
         assert store.load("p1")["state"] == "confirm"
+        assert [_text(store.mark(key)) for key in marks] == [None, "1"]
         store.clear("p1")
+        store.set_mark(f"{redis_prefix}filed:p1", 2, ex=60)
         assert store.load("p1") is None
-        # Someone else's lock is not taken meanwhile, and the lock is a real one.
+        # The writes wait for the release: Redis still holds the old state meanwhile ...
+        outside = ConversationStore(redis_client, redis_prefix)
+        assert outside.load("p1")["state"] == "confirm"
+        assert _text(redis_client.get(f"{redis_prefix}filed:p1")) == "1"
+        # ... and someone else's lock is not taken meanwhile: the lock is a real one.
         other = store.person_lock("p1", f"{redis_prefix}lock:p1", timeout=5, blocking_timeout=0.2)
         assert not other.acquire()
     finally:
         lock.release()
+    assert ConversationStore(redis_client, redis_prefix).load("p1") is None
+    assert _text(redis_client.get(f"{redis_prefix}filed:p1")) == "2"
+    assert not redis_client.exists(f"{redis_prefix}lock:p1")
     empty = ConversationStore(redis_client, redis_prefix)
     again = empty.person_lock("p2", f"{redis_prefix}lock:p2", timeout=5, blocking_timeout=1)
     assert again.acquire()
     assert empty.load("p2") is None
+    empty.save("p2", "report", "describe", {}, 60)
     again.release()
+    assert ConversationStore(redis_client, redis_prefix).load("p2")["state"] == "describe"
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def test_a_release_after_the_lock_expired_still_writes_and_says_so(redis_client, redis_prefix):
+    from redis.exceptions import LockNotOwnedError
+
+    from handlers.conversation import ConversationStore
+
+    store = ConversationStore(redis_client, redis_prefix)
+    lock = store.person_lock("p3", f"{redis_prefix}lock:p3", timeout=5, blocking_timeout=1)
+    assert lock.acquire()
+    store.save("p3", "report", "confirm", {}, 60)
+    redis_client.delete(f"{redis_prefix}lock:p3")  # expired under a slow message
+    with pytest.raises(LockNotOwnedError):
+        lock.release()
+    assert ConversationStore(redis_client, redis_prefix).load("p3")["state"] == "confirm"
+
+
+def test_a_release_after_redis_forgot_its_scripts_still_releases(redis_client, redis_prefix):
+    from handlers.conversation import ConversationStore
+
+    store = ConversationStore(redis_client, redis_prefix)
+    lock = store.person_lock("p4", f"{redis_prefix}lock:p4", timeout=5, blocking_timeout=1)
+    assert lock.acquire()
+    store.save("p4", "report", "confirm", {}, 60)
+    redis_client.script_flush()  # as after a Redis restart
+    lock.release()
+    assert not redis_client.exists(f"{redis_prefix}lock:p4")
+    assert ConversationStore(redis_client, redis_prefix).load("p4")["state"] == "confirm"
 
 
 def test_load_ticket_reads_what_the_plain_join_reads(demo, monkeypatch):

@@ -51,12 +51,17 @@ def init_app(app, config, blueprints: dict) -> Limiter:
         key_func=user_key,
         exempt_when=lambda: request.method != "POST",
     )(blueprints["photos"])
-    _limit_open311(limiter, config)
+    open311_name = _limit_open311(limiter, config)
+    # Only those blueprints have limits: every other request (the webhook above all, which has
+    # its own rate window in its admission script) skips the limiter's per-request work.
+    limited = {blueprint.name for blueprint in blueprints.values()} | {open311_name}
+    limiter.request_filter(lambda: request.blueprint not in limited)
     return limiter
 
 
-def _limit_open311(limiter: Limiter, config) -> None:
-    """Open311 callers are other systems with a key: a cap per address on creating requests."""
+def _limit_open311(limiter: Limiter, config) -> str:
+    """Open311 callers are other systems with a key: a cap per address on creating requests.
+    Returns the name of the blueprint limited."""
     from bot import open311
 
     limiter.limit(
@@ -64,3 +69,4 @@ def _limit_open311(limiter: Limiter, config) -> None:
         scope="open311-post",
         exempt_when=lambda: request.method != "POST",
     )(open311.blueprint)
+    return open311.blueprint.name
