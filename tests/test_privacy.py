@@ -13,6 +13,7 @@ import io
 import json
 import logging
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -332,6 +333,29 @@ def test_log_lines_and_tracebacks_carry_no_phone_or_room(caplog):
     assert "13812345678" not in caplog.text and "13912345678" not in caplog.text
     assert "138****5678" in caplog.text and "*单元***室" in caplog.text
     assert "ValueError" in caplog.text  # the traceback is still there, only redacted
+
+
+def _redact_every_pattern(text: str) -> str:
+    """redact() without its shortcuts: every pattern run on every line."""
+    text = privacy.LOG_NUMBER.sub(lambda m: privacy.mask_phone(m.group(0)), text)
+    text = privacy.EMAIL.sub(lambda m: "***@" + m.group(0).split("@", 1)[1], text)
+    text = privacy.DASHED_ROOM.sub(lambda m: f"{m.group(1)}-*-***", text)
+    return privacy.ROOM.sub("***", privacy.UNIT.sub("*", text))
+
+
+def test_log_redaction_shortcuts_change_no_line():
+    # redact() skips the e-mail and room patterns when a line lacks '@' or the characters they
+    # need; on residents' own words and on log lines it must give what the full chain gives.
+    data = Path(__file__).parent / "data" / "labelled_messages.tsv"
+    words = [row.split("\t", 1)[0] for row in data.read_text(encoding="utf-8").splitlines()[1:]]
+    access = ('127.0.0.1 - - [04/Dec/2026:16:04:12 +0000] "POST /wechat?signature=3f1e7b&'
+              'timestamp=1764864252&nonce=1234567890&openid=oAbC HTTP/1.1" 200 312 "-" "wrk"')  # fmt: skip
+    personal = ["电话13812345678，住3号楼2单元301室", "邮箱li.wei@example.com", "单元 1203 漏水",
+                "1203号门口", "501户", "302房", "3-2-301 楼上"]  # fmt: skip
+    for line in [*words, access, "12号楼 16号", *personal]:
+        assert privacy.redact(line) == _redact_every_pattern(line), line
+    assert privacy.redact(access) == access
+    assert all(privacy.redact(line) != line for line in personal)
 
 
 def test_reporting_through_chat_and_api_logs_no_resident_words(
