@@ -164,6 +164,20 @@ def test_a_dispatcher_in_their_own_words(chat, demo):
     assert "没看懂" in dispatcher.say("3号楼那边怎么样了")  # no number, no list: not guessed
 
 
+def test_to_do_means_the_queue_to_a_dispatcher_and_the_jobs_in_hand_to_a_volunteer(chat, demo):
+    number, volunteer = _taken(chat, "3号楼楼道灯坏了")
+    _filed(chat, "demo_resident_2", "小区东门路灯不亮")
+    dispatcher = chat("demo_dispatcher_1")
+    assert dispatcher.say("待办") == dispatcher.say("待派单") and "（1件）" in dispatcher.say(
+        "待办"
+    )
+    assert dispatcher.say("我的待办事项") == dispatcher.say("待派单")
+    for asked in ("待办", "我的待办", "待处理的单子"):
+        reply = volunteer.say(asked)
+        assert f"#{number}" in reply and reply == volunteer.say("我的任务"), (asked, reply)
+    assert Ticket.select().count() == 2  # none of it drafted a report
+
+
 def test_everyday_ways_to_look_up_and_chase_a_ticket(chat, demo):
     number = _filed(chat, "demo_resident_1", "3号楼楼道灯坏了")
     resident = chat("demo_resident_1")
