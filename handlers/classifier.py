@@ -29,7 +29,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handlers.clf_features import DATA_DIR, features, has_content, normalize, tokenizer
+from handlers.clf_features import (
+    DATA_DIR,
+    features,
+    has_content,
+    normalize,
+    only_grammar,
+    tokenizer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +131,10 @@ class _Model:
 
     def vector(self, text: str):
         """(feature indices, TF-IDF weights): sublinear tf, idf, l2 norm, like sklearn's."""
-        known = [f for f in features(text) if f in self.index]
-        if all(f.startswith("c1:") for f in known):
-            return None  # single letters or characters only: nothing understood
+        feats = features(text)
+        known = [f for f in feats if f in self.index]
+        if all(f.startswith("c1:") for f in known) or only_grammar(feats):
+            return None  # single characters or grammar words only: nothing understood
         counts = Counter(self.index[f] for f in known)
         idx = self.np.fromiter(counts.keys(), dtype=self.np.int64, count=len(counts))
         tf = self.np.fromiter(counts.values(), dtype=self.np.float32, count=len(counts))

@@ -92,6 +92,19 @@ NOW_CUES = frozenset(
         "可是",
     ]
 )
+# Grammar words: pronouns, particles, auxiliaries, plain verbs of coming, going and looking.
+# A message made of these only ('我到了', '在看', '他来了吗') says nothing of a problem, however
+# the model weighs them: urgent reports are written in the first person and the present ('我被困
+# 在电梯里了'), so 在, 了 and 我 lean urgent, and alone they would make a false alarm.
+_FUNCTION_WORDS = (
+    "我 你 您 他 她 它 我们 你们 他们 她们 咱 咱们 俺 大家 自己 人家 "
+    "这 那 这个 那个 这里 那里 这边 那边 这儿 那儿 这样 那样 "
+    "了 的 地 得 着 过 在 到 是 有 没 没有 不 也 都 就 还 又 再 才 很 太 挺 "
+    "吧 呢 啊 吗 嘛 呀 哦 哈 啦 么 嗯 噢 哎 诶 "
+    "去 来 看 看看 看到 看见 听 说 要 会 能 想 好 行 弄 搞 做 干 等 "
+    "一下 一 个 下 正在 已经 现在 刚 刚才 刚刚 马上 然后 那么 什么 怎么 哪 哪里 谁"
+)
+FUNCTION_WORDS = frozenset(_FUNCTION_WORDS.split())
 # Numbers that do say something: the fire, ambulance and police lines, the city hotline.
 EMERGENCY_NUMBERS = frozenset(["119", "120", "110", "12345", "12319"])
 NEGATION_SPAN = 2
@@ -200,6 +213,12 @@ _PLACE_RE = re.compile(
 def without_places(text: str) -> str:
     """The normalised text with its building, unit, floor and room numbers cut out."""
     return _PLACE_RE.sub(" ", text)
+
+
+def only_grammar(feats: list[str]) -> bool:
+    """True when every word of a message's features is a grammar word (FUNCTION_WORDS)."""
+    words = [f[2:].lstrip("~") for f in feats if f.startswith("w:")]
+    return bool(words) and all(word in FUNCTION_WORDS for word in words)
 
 
 def features(text: str) -> list[str]:

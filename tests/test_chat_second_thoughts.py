@@ -316,3 +316,16 @@ def test_menu_words_typed_with_a_pinyin_slip_still_work(chat, demo):
     volunteer.say(f"接单 #{number}")
     assert f"#{number}" in volunteer.say("我的人物")
     assert "积分" in volunteer.say("我的积份")
+
+
+def test_grammar_words_alone_are_no_alarm(chat, demo):
+    # Found playing a volunteer whose 接单 had failed: '我到了 在看' was filed as an urgent
+    # report and the duty staff alerted. Words like 我, 在, 了 lean urgent in the model (urgent
+    # reports are told in the first person and the present); alone they say nothing.
+    volunteer = chat("demo_volunteer_1")
+    resident = chat("demo_resident_1")
+    for who, said in ((volunteer, "我到了 在看"), (resident, "我到了"), (resident, "他来了吗")):
+        reply = who.say(said)
+        assert "紧急" not in reply and "工单号" not in reply and "请确认" not in reply, reply
+    assert Ticket.select().count() == 0
+    assert "紧急情况已立即上报" in resident.say("我在电梯里被困住了")  # a real alarm still is

@@ -362,6 +362,20 @@ def test_empty_or_emoji_only(text):
     assert not result.is_confident and not result.urgency_unsure
 
 
+@pytest.mark.parametrize("text", ["我到了", "我到了 在看", "在看", "他来了吗", "我在", "好了没"])
+def test_grammar_words_alone_say_nothing(text):
+    """'我到了' scored danger 0.88 and was filed urgent: 在, 了 and 我 lean urgent in the model
+    (urgent reports are told in the first person and the present). Alone they say nothing."""
+    result = classify(text)
+    assert (result.category, result.urgency, result.confidence) == ("other", "normal", 0.0)
+    assert not result.urgency_unsure
+
+
+@pytest.mark.parametrize("text", ["我被困在电梯里了", "在冒烟", "有人晕倒了", "快来人啊"])
+def test_grammar_words_around_a_danger_word_still_alarm(text):
+    assert classify(text).urgency == "urgent"
+
+
 def test_odd_input_does_not_raise():
     assert classify(None).category == "other"  # type: ignore[arg-type]
     assert classify("电梯" * 50_000).category == "elevator"
