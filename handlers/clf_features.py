@@ -215,6 +215,18 @@ def without_places(text: str) -> str:
     return _PLACE_RE.sub(" ", text)
 
 
+_GRAMMAR_CHARS = frozenset(word for word in FUNCTION_WORDS if len(word) == 1)
+
+
+def is_grammar(feature: str) -> bool:
+    """A feature made of grammar words only: the word 在, the characters 我在 or 了。"""
+    kind, _, body = feature.partition(":")
+    body = body.lstrip("~")
+    if kind == "w":
+        return body in FUNCTION_WORDS
+    return bool(body) and all(ch in _GRAMMAR_CHARS for ch in body)
+
+
 def only_grammar(feats: list[str]) -> bool:
     """True when every word of a message's features is a grammar word (FUNCTION_WORDS)."""
     words = [f[2:].lstrip("~") for f in feats if f.startswith("w:")]
