@@ -150,7 +150,8 @@ _NUMBER_FIRST_VERBS = {
 _GIVE = {"派给": "给", "派到": "给", "转给": "给", "转到": "给"}
 # Staff asking for their lists in their own words ('有新单吗', '超时的有几个').
 _STAFF_ASKS = (
-    (re.compile(r"新单|待派|没派|要派的|派单的|待办|待处理"), "queue"),
+    (re.compile(r"新单|待派|没派|要派的|派单的"), "queue"),
+    (re.compile(r"待办|待处理"), "todo"),  # the queue to a dispatcher, the overdue to a supervisor
     (re.compile(r"超时|逾期|过期没办|拖了"), "overdue"),
     (re.compile(r"(今天|今日).{0,3}(怎么样|咋样|如何|多少)"), "today"),
     (

@@ -100,6 +100,8 @@ def _handle(message: Inbound, user, ctx: Context) -> str:
         fixed = asks_for_orders(text)  # '有单吗': the volunteer wants work, not to report
     elif text and not fixed and not _residentish(user):
         fixed = staff_asks(text)  # '有新单吗', '超时的有几个'
+        if fixed == "todo":
+            fixed = "queue" if "queue" in COMMANDS[user.role_enum] else "overdue"
         if fixed not in COMMANDS[user.role_enum]:
             fixed = None
     if fixed == "help":

@@ -176,6 +176,8 @@ def test_to_do_means_the_queue_to_a_dispatcher_and_the_jobs_in_hand_to_a_volunte
         reply = volunteer.say(asked)
         assert f"#{number}" in reply and reply == volunteer.say("我的任务"), (asked, reply)
     assert Ticket.select().count() == 2  # none of it drafted a report
+    supervisor = chat("demo_supervisor_1")
+    assert supervisor.say("待办") == supervisor.say("超时工单")
 
 
 def test_everyday_ways_to_look_up_and_chase_a_ticket(chat, demo):
