@@ -154,6 +154,15 @@ def test_asking_how_long_after_filing_gets_the_deadline_not_a_supplement(chat, d
     assert "没有在办的工单" in chat("demo_resident_2").say("还要多久啊")
 
 
+def test_asking_whether_it_is_fixed_right_after_filing_is_a_question_not_a_supplement(chat, demo):
+    number = _filed(chat, "demo_resident_1", "3号楼楼道灯坏了")
+    resident = chat("demo_resident_1")
+    for asked in ("修好了吗", "好了没", "怎么样了？", "解决了吗"):
+        reply = resident.say(asked)
+        assert f"#{number}" in reply and "已补充" not in reply, (asked, reply)
+    assert "修好了吗" not in resident.say(f"查询 #{number}")
+
+
 def test_a_dispatcher_in_their_own_words(chat, demo):
     number = _filed(chat, "demo_resident_1", "3号楼楼道灯坏了")
     dispatcher = chat("demo_dispatcher_1")
