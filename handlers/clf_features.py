@@ -229,8 +229,8 @@ def is_grammar(feature: str) -> bool:
 
 def only_grammar(feats: list[str]) -> bool:
     """True when every word of a message's features is a grammar word (FUNCTION_WORDS)."""
-    words = [f[2:].lstrip("~") for f in feats if f.startswith("w:")]
-    return bool(words) and all(word in FUNCTION_WORDS for word in words)
+    words = [f for f in feats if f.startswith("w:")]
+    return bool(words) and all(is_grammar(f) for f in words)
 
 
 def features(text: str) -> list[str]:

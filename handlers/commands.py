@@ -119,7 +119,7 @@ _NOT_ORDERS = (
 _OWN = ("我的", "我手上", "我手里", "手上", "手里", "我接的")
 ORDER_ASK_MAX = 16
 # "My to-do" in office words: for someone who takes orders, the jobs in hand; for staff, what
-# waits for dispatch (_STAFF_ASKS).
+# waits for them (_STAFF_ASKS: the queue to a dispatcher, the overdue list to a supervisor).
 _TODO = re.compile(r"^(?:我的|我)?(?:待办|待处理)(?:事项|工单|的|的单子?)?(?:有哪些|呢|吗)?[?？]?$")
 
 
@@ -151,7 +151,7 @@ _GIVE = {"派给": "给", "派到": "给", "转给": "给", "转到": "给"}
 # Staff asking for their lists in their own words ('有新单吗', '超时的有几个').
 _STAFF_ASKS = (
     (re.compile(r"新单|待派|没派|要派的|派单的"), "queue"),
-    (re.compile(r"待办|待处理"), "todo"),  # the queue to a dispatcher, the overdue to a supervisor
+    (_TODO, "todo"),  # the queue to a dispatcher, the overdue to a supervisor
     (re.compile(r"超时|逾期|过期没办|拖了"), "overdue"),
     (re.compile(r"(今天|今日).{0,3}(怎么样|咋样|如何|多少)"), "today"),
     (

@@ -95,13 +95,17 @@ class ConversationStore:
     def _later(self, command: str, *args, **kwargs) -> None:
         self._writes.append((command, args, kwargs))
 
+    def pipeline(self, writes: list[tuple]):
+        """A pipeline with `writes` (from let_go or waiting) queued on it, not yet sent."""
+        pipe = self.redis.pipeline(transaction=False)
+        for command, args, kwargs in writes:
+            getattr(pipe, command)(*args, **kwargs)
+        return pipe
+
     def flush(self) -> None:
         """Send the writes that wait for the release now (before a read that needs Redis)."""
         if self._writes:
-            pipe = self.redis.pipeline(transaction=False)
-            for command, args, kwargs in self._writes:
-                getattr(pipe, command)(*args, **kwargs)
-            self._writes = []
+            pipe, self._writes = self.pipeline(self._writes), []
             pipe.execute()
 
     def load(self, openid: str) -> dict | None:
@@ -218,9 +222,7 @@ return {0}
         writes = self.store.let_go()
         if not writes:
             return super().do_release(expected_token)
-        pipe = self.redis.pipeline(transaction=False)
-        for command, args, kwargs in writes:
-            getattr(pipe, command)(*args, **kwargs)
+        pipe = self.store.pipeline(writes)
         # EVALSHA directly: a Script called on a pipeline first asks SCRIPT EXISTS, a round trip.
         pipe.evalsha(self.lua_release.sha, 1, self.name, expected_token)
         *done, released = pipe.execute(raise_on_error=False)
